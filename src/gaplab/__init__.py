@@ -1,0 +1,19 @@
+"""gaplab: measure, explain, reproduce and mitigate the modality gap of contrastive models.
+
+The six parts: :mod:`gaplab.metrics` (measure), :mod:`gaplab.train`, :mod:`gaplab.recipes`
+(reproduce), :mod:`gaplab.mitigate`, :mod:`gaplab.scale`, :mod:`gaplab.report` (show).
+Importing ``gaplab`` loads only numpy/scipy; torch loads with :mod:`gaplab.train`.
+"""
+
+from __future__ import annotations
+
+from ._errors import ConfigError, GaplabError, InputError, NotFittedError, UnknownNameError
+from .io import load_pairs, save_pairs
+from .metrics import MetricSuite, list_metrics, measure
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GaplabError", "InputError", "NotFittedError", "UnknownNameError", "ConfigError",
+    "MetricSuite", "measure", "list_metrics", "load_pairs", "save_pairs", "__version__",
+]

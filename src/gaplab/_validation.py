@@ -1,0 +1,150 @@
+"""Validation at the public boundary: one place that turns bad input into a clear message.
+
+Every public metric calls :func:`check_pair` (or :func:`check_embeddings`) once; the maths
+below it may then assume finite, 2-D, non-degenerate float arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError
+
+__all__ = [
+    "to_numpy",
+    "check_embeddings",
+    "check_pair",
+    "check_image_index",
+    "normalize_rows",
+]
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """numpy view of a numpy array, torch tensor or nested list, without importing torch."""
+    if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch.Tensor
+        a = a.detach().cpu()
+        if str(getattr(a, "dtype", "")) == "torch.bfloat16":
+            a = a.float()
+        a = a.numpy()
+    return np.asarray(a)
+
+
+def check_embeddings(
+    a: Any,
+    *,
+    name: str = "x",
+    where: str = "gaplab",
+    min_rows: int = 2,
+    allow_zero_rows: bool = False,
+    dtype: Any = None,
+) -> np.ndarray:
+    """Return ``a`` as a finite 2-D float array of shape (N, d), or raise :class:`InputError`.
+
+    float16 input is upcast to float32 (float64 stays float64). Checks: 2-D, N >= ``min_rows``,
+    d >= 1, every value finite (a float16 overflow shows up as inf), no all-zero row (its
+    direction, hence its normalised embedding, is undefined).
+    """
+    arr = to_numpy(a)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise InputError(f"{where}: {name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " (reshape a single vector with x[None, :])" if arr.ndim == 1 else ""
+        raise InputError(
+            f"{where}: {name} must be 2-D (N, d), got a {arr.ndim}-D array of shape {arr.shape}{hint}"
+        )
+    n, d = arr.shape
+    if n < min_rows:
+        raise InputError(f"{where}: {name} needs at least {min_rows} rows, got shape {arr.shape}")
+    if d < 1:
+        raise InputError(f"{where}: {name} has no columns, got shape {arr.shape}")
+    was_half = arr.dtype == np.float16
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32 if (was_half or arr.dtype.itemsize <= 4) else np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        value = arr[bad[0], bad[1]]
+        kind = "NaN" if np.isnan(value) else "inf"
+        extra = " (float16 overflow: values beyond ±65504)" if was_half and kind == "inf" else ""
+        count = int((~finite).sum())
+        raise InputError(
+            f"{where}: {name} contains {count} non-finite value(s); first {kind} at row {bad[0]}, "
+            f"column {bad[1]}{extra}"
+        )
+    if not allow_zero_rows:
+        norms = np.einsum("ij,ij->i", arr, arr, dtype=np.float64)
+        zero = np.flatnonzero(norms == 0.0)
+        if zero.size:
+            raise InputError(
+                f"{where}: {name} has {zero.size} all-zero row(s) (first: row {zero[0]}); "
+                "a zero vector has no direction to normalise"
+            )
+    return arr
+
+
+def check_image_index(image_index: Any, n_images: int, n_texts: int, *, where: str) -> np.ndarray:
+    """Validate a caption → image index: integers in [0, n_images), one per caption."""
+    idx = to_numpy(image_index)
+    if idx.ndim != 1 or idx.shape[0] != n_texts:
+        raise InputError(
+            f"{where}: image_index must be 1-D with one entry per text row ({n_texts}), "
+            f"got shape {idx.shape}"
+        )
+    if not np.issubdtype(idx.dtype, np.integer):
+        if np.issubdtype(idx.dtype, np.floating) and np.all(np.mod(idx, 1) == 0):
+            idx = idx.astype(np.int64)
+        else:
+            raise InputError(f"{where}: image_index must hold integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_images):
+        raise InputError(
+            f"{where}: image_index values must lie in [0, {n_images}), "
+            f"got min {idx.min()} and max {idx.max()}"
+        )
+    return idx.astype(np.int64, copy=False)
+
+
+def check_pair(
+    x: Any,
+    y: Any,
+    *,
+    where: str = "gaplab",
+    image_index: Any = None,
+    min_rows: int = 2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate paired embeddings ``x`` (images, N×d) and ``y`` (texts, N×d or K×d).
+
+    Without ``image_index`` row i of ``x`` is paired with row i of ``y``, so N must match.
+    With it (many captions per image, e.g. COCO's 5), caption k belongs to image
+    ``image_index[k]``. Returns ``(x, y, image_index)``.
+    """
+    xa = check_embeddings(x, name="x", where=where, min_rows=min_rows)
+    ya = check_embeddings(y, name="y", where=where, min_rows=min_rows)
+    if xa.shape[1] != ya.shape[1]:
+        raise InputError(
+            f"{where}: x and y need the same dimension d, got x {xa.shape} and y {ya.shape}"
+        )
+    if image_index is None:
+        if xa.shape[0] != ya.shape[0]:
+            raise InputError(
+                f"{where}: x and y need the same number of rows, got x {xa.shape} and y {ya.shape} "
+                "(for several captions per image pass image_index)"
+            )
+        idx = None
+    else:
+        idx = check_image_index(image_index, xa.shape[0], ya.shape[0], where=where)
+    if xa.dtype != ya.dtype:
+        common = np.promote_types(xa.dtype, ya.dtype)
+        xa, ya = xa.astype(common, copy=False), ya.astype(common, copy=False)
+    return xa, ya, idx
+
+
+def normalize_rows(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (norms computed in float64, result in ``a``'s dtype)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
+    return (a / norms[:, None].astype(a.dtype, copy=False)).astype(a.dtype, copy=False)

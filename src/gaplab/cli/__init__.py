@@ -1,0 +1,54 @@
+"""The ``gaplab`` command line: a thin click group over the Python API (after dask/cli.py).
+
+Commands load lazily (``COMMANDS`` maps a name to ``module:function``), so ``gaplab --help``
+stays fast and torch loads only in commands that train. A :class:`~gaplab.GaplabError`
+becomes one line ``gaplab: error: <message>`` on stderr and exit code 2 (``--debug`` shows
+the traceback); anything else is a bug and keeps its traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .._errors import GaplabError
+
+#: command name → "module:attribute"; a new command adds one line here
+COMMANDS: dict[str, str] = {
+    "measure": "gaplab.cli.measure:measure",
+    "example": "gaplab.cli.measure:example",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except GaplabError as e:
+            if ctx.meta.get("gaplab.debug"):
+                raise
+            click.echo(f"gaplab: error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gaplab")
+@click.option("--debug", is_flag=True, help="Show tracebacks for gaplab errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """gaplab: measure, explain, reproduce and mitigate the modality gap."""
+    ctx.meta["gaplab.debug"] = debug
+
+
+__all__ = ["main", "COMMANDS"]

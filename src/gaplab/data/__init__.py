@@ -1,0 +1,1 @@
+"""gaplab.data (see the mission's part for data)."""

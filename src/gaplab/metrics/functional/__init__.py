@@ -1,0 +1,16 @@
+"""Pure metric functions on paired embeddings (numpy or torch in, floats out)."""
+
+from .centroid import gap_vector, l2i, l2m, mean_cosine, mean_cosine_cross, mean_cosine_paired, pair_stats, rmg
+from .dimensions import DimensionGap, dimension_gap
+from .entropy import logit_entropy
+from .neighbourhood import class_means, kendall_tau_distance, moad
+from .retrieval import retrieval_ranks, retrieval_recall, zero_shot_accuracy
+from .separability import linear_separability
+from .uniformity import alignment, uniformity
+
+__all__ = [
+    "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
+    "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
+    "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "DimensionGap",
+    "moad", "class_means", "kendall_tau_distance",
+]

@@ -1,0 +1,127 @@
+"""Cross-modal retrieval recall@K and zero-shot classification accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..._errors import InputError
+from ..._validation import check_embeddings, check_pair, normalize_rows, to_numpy
+from ._blocks import row_blocks
+
+__all__ = ["retrieval_recall", "retrieval_ranks", "zero_shot_accuracy"]
+
+
+def _check_ks(ks: Sequence[int], where: str) -> tuple[int, ...]:
+    ks = tuple(int(k) for k in ks)
+    if not ks or min(ks) < 1:
+        raise InputError(f"{where}: ks must be positive integers, got {ks}")
+    return ks
+
+
+def retrieval_ranks(
+    x: Any, y: Any, *, image_index: Any = None, normalize: bool = True, block_rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """0-based rank of the first correct match, image→text (per image) and text→image (per caption).
+
+    A rank counts the wrong candidates scoring *strictly* higher than the best correct one
+    (ties go in the query's favour). Images without any caption are left out of the
+    image→text ranks. Blockwise: memory O(block × N).
+    """
+    xa, ya, idx = check_pair(x, y, where="retrieval_recall", image_index=image_index)
+    if idx is None:
+        idx = np.arange(ya.shape[0])
+    if normalize:
+        xa, ya = normalize_rows(xa), normalize_rows(ya)
+    n_img, n_txt = xa.shape[0], ya.shape[0]
+    # image → text: best score among an image's own captions, then count captions above it
+    order = np.argsort(idx, kind="stable")
+    i2t = np.empty(n_img, dtype=np.int64)
+    for lo, hi in row_blocks(n_img, n_txt, block_rows):
+        s = xa[lo:hi] @ ya.T
+        best = np.full(hi - lo, -np.inf, dtype=s.dtype)
+        own = order[(idx[order] >= lo) & (idx[order] < hi)]
+        np.maximum.at(best, idx[own] - lo, s[idx[own] - lo, own])
+        i2t[lo:hi] = (s > best[:, None]).sum(axis=1)
+    has_caption = np.bincount(idx, minlength=n_img) > 0
+    # text → image
+    t2i = np.empty(n_txt, dtype=np.int64)
+    for lo, hi in row_blocks(n_txt, n_img, block_rows):
+        s = ya[lo:hi] @ xa.T
+        correct = s[np.arange(hi - lo), idx[lo:hi]]
+        t2i[lo:hi] = (s > correct[:, None]).sum(axis=1)
+    return i2t[has_caption], t2i
+
+
+def retrieval_recall(
+    x: Any,
+    y: Any,
+    *,
+    ks: Sequence[int] = (1, 5, 10),
+    image_index: Any = None,
+    normalize: bool = True,
+    block_rows: int | None = None,
+) -> dict[str, float]:
+    r"""Image→text and text→image recall@K.
+
+    .. math:: \mathrm{R@K}_{i\to t} = \frac1N\sum_i \mathbb{1}[\text{a caption of image } i
+              \text{ is among the } K \text{ most similar captions}]
+
+    and symmetrically for text→image. One-to-one pairs by default; with ``image_index``
+    (caption k describes image ``image_index[k]``, e.g. 5 per image on COCO) an image query
+    is a hit if *any* of its captions is in the top K, as in CLIP's COCO evaluation.
+
+    Returns ``{"i2t_r1": ..., "t2i_r1": ..., ...}`` for each K.
+
+    Examples
+    --------
+    >>> r = retrieval_recall([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.1], [0.1, 1.0]], ks=(1,))
+    >>> r["i2t_r1"], r["t2i_r1"]
+    (1.0, 1.0)
+    """
+    ks = _check_ks(ks, "retrieval_recall")
+    i2t, t2i = retrieval_ranks(x, y, image_index=image_index, normalize=normalize, block_rows=block_rows)
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"i2t_r{k}"] = float(np.mean(i2t < k))
+    for k in ks:
+        out[f"t2i_r{k}"] = float(np.mean(t2i < k))
+    return out
+
+
+def zero_shot_accuracy(image_emb: Any, class_text_emb: Any, labels: Any, *, k: int = 1) -> float:
+    r"""Zero-shot top-``k`` accuracy: the class whose text embedding is most similar wins.
+
+    .. math:: \mathrm{acc} = \frac1N\sum_i \mathbb{1}[y_i \in \operatorname{top}_k\, \cos(x_i, t_c)]
+
+    CLIP's zero-shot protocol (Radford et al., 2021); used by Liang et al. (000, Fig. 10)
+    and Schrodi et al. (004). ``class_text_emb`` is (C, d), one (averaged) prompt per class.
+
+    Examples
+    --------
+    >>> zero_shot_accuracy([[1.0, 0.1], [0.2, 1.0]], [[1.0, 0.0], [0.0, 1.0]], [0, 0])
+    0.5
+    """
+    x = normalize_rows(check_embeddings(image_emb, name="image_emb", where="zero_shot_accuracy", min_rows=1))
+    c = normalize_rows(check_embeddings(class_text_emb, name="class_text_emb", where="zero_shot_accuracy", min_rows=1))
+    if x.shape[1] != c.shape[1]:
+        raise InputError(
+            f"zero_shot_accuracy: image_emb {x.shape} and class_text_emb {c.shape} differ in d"
+        )
+    lab = to_numpy(labels)
+    if lab.ndim != 1 or lab.shape[0] != x.shape[0] or not np.issubdtype(lab.dtype, np.integer):
+        raise InputError(
+            f"zero_shot_accuracy: labels must be {x.shape[0]} integers, got shape {lab.shape} dtype {lab.dtype}"
+        )
+    if lab.min() < 0 or lab.max() >= c.shape[0]:
+        raise InputError(
+            f"zero_shot_accuracy: labels must lie in [0, {c.shape[0]}), got {lab.min()}..{lab.max()}"
+        )
+    if not 1 <= k <= c.shape[0]:
+        raise InputError(f"zero_shot_accuracy: k must be in [1, {c.shape[0]}], got {k}")
+    s = x @ c.T
+    correct = s[np.arange(len(lab)), lab]
+    rank = (s > correct[:, None]).sum(axis=1)
+    return float(np.mean(rank < k))

@@ -1,0 +1,79 @@
+"""Linear separability of the two modalities (Shi et al. 2023, §4; Fahim et al., 003)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..._errors import InputError
+from ..._validation import check_pair, normalize_rows
+
+__all__ = ["linear_separability", "split_pairs"]
+
+
+def split_pairs(n_pairs: int, train_fraction: float, seed: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of pair indices into train and test (both non-empty)."""
+    if not 0.0 < train_fraction < 1.0:
+        raise InputError(f"{where}: train_fraction must be in (0, 1), got {train_fraction}")
+    perm = np.random.default_rng(seed).permutation(n_pairs)
+    n_train = min(max(1, int(round(train_fraction * n_pairs))), n_pairs - 1)
+    return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+
+
+def linear_separability(
+    x: Any,
+    y: Any,
+    *,
+    train_fraction: float = 0.8,
+    seed: int = 0,
+    image_index: Any = None,
+    normalize: bool = True,
+    max_pairs: int | None = 50_000,
+    C: float = 1.0,
+) -> float:
+    r"""Held-out accuracy of a logistic regression telling image rows from text rows.
+
+    .. math:: \mathrm{acc} = \frac{1}{|T|}\sum_{z\in T}\mathbb 1[\hat m(z) = m(z)],
+              \quad \hat m = \text{logistic regression fit on the train split}
+
+    Shi et al., "Towards Understanding the Modality Gap in CLIP", 2023, §4 (100 % on COCO
+    from 0.1 % of the pairs) and Fahim et al. (003). 0.5 means inseparable, 1.0 fully
+    separable. The split is by *image*: an image and all its captions land on the same
+    side, so no pair straddles train and test. ``max_pairs`` caps the images used (seeded
+    subsample) to bound the cost; ``None`` uses all.
+
+    Examples
+    --------
+    >>> x = [[1.0, 0.1 * i] for i in range(10)]
+    >>> y = [[-1.0, 0.1 * i] for i in range(10)]
+    >>> linear_separability(x, y, train_fraction=0.5)
+    1.0
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    xa, ya, idx = check_pair(x, y, where="linear_separability", image_index=image_index)
+    if idx is None:
+        idx = np.arange(ya.shape[0])
+    if normalize:
+        xa, ya = normalize_rows(xa), normalize_rows(ya)
+    rng = np.random.default_rng(seed)
+    images = np.arange(xa.shape[0])
+    if max_pairs is not None and images.size > max_pairs:
+        images = np.sort(rng.choice(images, size=max_pairs, replace=False))
+    tr, te = split_pairs(images.size, train_fraction, seed, "linear_separability")
+    tr_img, te_img = images[tr], images[te]
+
+    def rows(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        txt = np.flatnonzero(np.isin(idx, img))
+        feats = np.vstack([xa[img], ya[txt]]).astype(np.float64)
+        labels = np.r_[np.zeros(img.size), np.ones(txt.size)]
+        return feats, labels
+
+    f_tr, l_tr = rows(tr_img)
+    f_te, l_te = rows(te_img)
+    if np.unique(l_tr).size < 2 or np.unique(l_te).size < 2:
+        raise InputError("linear_separability: the split left one modality empty; use more pairs")
+    clf = LogisticRegression(C=C, max_iter=2000)
+    clf.fit(f_tr, l_tr)
+    return float(clf.score(f_te, l_te))

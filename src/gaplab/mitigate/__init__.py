@@ -1,0 +1,1 @@
+"""gaplab.mitigate (see the mission's part for mitigate)."""

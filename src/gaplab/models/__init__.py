@@ -1,0 +1,1 @@
+"""gaplab.models (see the mission's part for models)."""

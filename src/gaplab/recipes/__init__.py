@@ -1,0 +1,1 @@
+"""gaplab.recipes (see the mission's part for recipes)."""

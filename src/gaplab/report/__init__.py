@@ -1,0 +1,1 @@
+"""gaplab.report (see the mission's part for report)."""

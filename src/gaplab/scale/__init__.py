@@ -1,0 +1,1 @@
+"""gaplab.scale (see the mission's part for scale)."""

@@ -1,0 +1,1 @@
+"""gaplab.train (see the mission's part for train)."""
