@@ -1,0 +1,24 @@
+"""Shared test setup: offline, headless, fixture paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def fixture_path():
+    """Path of a real published feature dump in tests/fixtures (see its README)."""
+
+    def get(name: str) -> Path:
+        return FIXTURES / name
+
+    return get
