@@ -13,7 +13,14 @@ from .metrics import MetricSuite, list_metrics, measure
 
 __version__ = "0.1.0"
 
+
+def reproduce(name: str, **kwargs: object) -> object:
+    """Run a recipe (see :func:`gaplab.recipes.reproduce`); recipes load on first use."""
+    from .recipes import reproduce as _reproduce
+
+    return _reproduce(name, **kwargs)  # type: ignore[arg-type]
+
 __all__ = [
     "GaplabError", "InputError", "NotFittedError", "UnknownNameError", "ConfigError",
-    "MetricSuite", "measure", "list_metrics", "load_pairs", "save_pairs", "__version__",
+    "MetricSuite", "measure", "list_metrics", "load_pairs", "save_pairs", "reproduce", "__version__",
 ]

@@ -19,6 +19,7 @@ from .._errors import GaplabError
 COMMANDS: dict[str, str] = {
     "measure": "gaplab.cli.measure:measure",
     "example": "gaplab.cli.measure:example",
+    "reproduce": "gaplab.cli.reproduce:reproduce",
 }
 
 

@@ -1,0 +1,53 @@
+"""``gaplab reproduce``: run a paper's experiment as a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .._errors import ConfigError
+from ._common import echo_json
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, object]:
+    """``("k=v", ...)`` → dict, values parsed as JSON where possible (numbers, lists, bools)."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--param expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_", is_flag=True, help="List every recipe with one line each.")
+@click.option("--quick", is_flag=True, help="Small scale (under a minute on 2 CPUs).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default runs/NAME).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--pairs", type=click.Path(path_type=Path), help="Run on your own paired embeddings (recipes that only need embeddings).")
+@click.option("--param", "params", multiple=True, help="Recipe parameter key=value (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout.")
+def reproduce(
+    name: str | None, list_: bool, quick: bool, out: Path | None, seed: int,
+    pairs: Path | None, params: tuple[str, ...], as_json: bool,
+) -> None:
+    """Reproduce an experiment of the papers: NAME, or --list."""
+    from ..recipes import get_recipe, list_recipes
+    from ..recipes import reproduce as run
+
+    if list_ or name is None:
+        for n in list_recipes():
+            r = get_recipe(n)
+            click.echo(f"{n:<24} {r.paper:<10} {r.summary}")
+        return
+    result = run(name, quick=quick, out=out, seed=seed, pairs=pairs, params=parse_params(params), verbose=not as_json)
+    if as_json:
+        echo_json(result.to_dict())

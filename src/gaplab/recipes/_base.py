@@ -1,0 +1,263 @@
+"""The recipe system: every experiment of the five papers as a named, runnable recipe.
+
+A recipe is a function ``fn(ctx: RecipeContext) -> dict`` registered with
+:func:`register_recipe`. It reads its scale from ``ctx.quick`` / ``ctx.params``, seeds from
+``ctx.seed``, saves figures with ``ctx.savefig`` and states each of the paper's claims with
+``ctx.claim(claim, paper_value, measured, held)`` — ``held`` computed from the measurement,
+never asserted. :func:`reproduce` runs it and writes ``results.json`` (config, seed,
+measured values, claims, figures, wall time) next to the figures, and prints the claim
+table.
+
+Recipe modules live in :mod:`gaplab.recipes` (one file per paper experiment, any module not
+starting with ``_``) and are discovered on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigError, InputError
+from .._json import to_jsonable, write_json
+from .._registry import Registry
+
+__all__ = [
+    "Claim", "Recipe", "RecipeContext", "RecipeResult", "register_recipe", "list_recipes",
+    "get_recipe", "reproduce", "format_claims",
+]
+
+
+@dataclass
+class Claim:
+    """One claim of a paper, the paper's value, ours, and whether the claim held on our data."""
+
+    claim: str
+    paper_value: Any
+    measured: Any
+    held: bool
+    note: str = ""
+
+
+@dataclass
+class Recipe:
+    """A registered recipe: its function and metadata."""
+
+    name: str
+    fn: Callable[[RecipeContext], dict[str, Any]]
+    paper: str
+    summary: str
+    accepts_pairs: bool = False
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecipeContext:
+    """What a recipe gets: scale, seed, output folder, optional user pairs, parameters."""
+
+    name: str
+    out: Path
+    seed: int = 0
+    quick: bool = False
+    pairs: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    progress: bool = True
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def param(self, key: str, default: Any = None) -> Any:
+        """A parameter: the user's value (``--param key=value``), else ``default``."""
+        return self.params.get(key, default)
+
+    def claim(self, claim: str, paper_value: Any, measured: Any, held: bool, note: str = "") -> Claim:
+        c = Claim(claim, to_jsonable(paper_value), to_jsonable(measured), bool(held), note)
+        self.claims.append(c)
+        return c
+
+    def savefig(self, fig: Any, filename: str, **kwargs: Any) -> Path:
+        """Save a matplotlib figure as ``out/filename`` (PNG unless the name says otherwise) and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.out / (filename if Path(filename).suffix else f"{filename}.png")
+        fig.savefig(path, dpi=kwargs.pop("dpi", 120), bbox_inches="tight", **kwargs)
+        plt.close(fig)
+        self.figures.append(path.name)
+        return path
+
+    def add_file(self, filename: str) -> Path:
+        """Record an extra output file (e.g. an animated GIF) written into ``out``."""
+        self.figures.append(filename)
+        return self.out / filename
+
+
+@dataclass
+class RecipeResult:
+    """What :func:`reproduce` returns (and writes as ``results.json``)."""
+
+    name: str
+    paper: str
+    config: dict[str, Any]
+    seed: int
+    measured: dict[str, Any]
+    claims: list[Claim]
+    figures: list[str]
+    out: Path
+    wall_time_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(
+            {
+                "recipe": self.name,
+                "paper": self.paper,
+                "config": self.config,
+                "seed": self.seed,
+                "measured": self.measured,
+                "claims": [c.__dict__ for c in self.claims],
+                "figures": self.figures,
+                "wall_time_s": self.wall_time_s,
+            }
+        )
+
+
+RECIPES: Registry[Recipe] = Registry("recipe")
+_loaded = False
+
+
+def register_recipe(
+    name: str, *, paper: str, summary: str, accepts_pairs: bool = False, **defaults: Any
+) -> Callable[[Callable[[RecipeContext], dict[str, Any]]], Callable[[RecipeContext], dict[str, Any]]]:
+    """Register ``fn(ctx) -> measured`` as recipe ``name`` (``defaults`` document its parameters)."""
+
+    def deco(fn: Callable[[RecipeContext], dict[str, Any]]) -> Callable[[RecipeContext], dict[str, Any]]:
+        RECIPES.add(name, Recipe(name, fn, paper, summary, accepts_pairs, dict(defaults)))
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import gaplab.recipes as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"gaplab.recipes.{mod.name}")
+    _loaded = True
+
+
+def list_recipes(filter: str | None = None) -> list[str]:
+    """Names of every recipe (wildcards allowed)."""
+    _load_all()
+    return RECIPES.list(filter)
+
+
+def get_recipe(name: str) -> Recipe:
+    _load_all()
+    return RECIPES.get(name)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import sys
+
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def format_claims(claims: list[Claim]) -> str:
+    """The claim table as fixed-width text."""
+
+    def short(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        s = str(v)
+        return s if len(s) <= 38 else s[:35] + "..."
+
+    rows = [("held", "claim", "paper", "measured")]
+    rows += [("yes" if c.held else "NO", c.claim, short(c.paper_value), short(c.measured)) for c in claims]
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    w[1] = min(w[1], 70)
+    lines = []
+    for r in rows:
+        claim = r[1] if len(r[1]) <= w[1] else r[1][: w[1] - 3] + "..."
+        lines.append(f"{r[0]:<{w[0]}}  {claim:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
+    return "\n".join(lines)
+
+
+def reproduce(
+    name: str,
+    *,
+    quick: bool = False,
+    out: str | Path | None = None,
+    seed: int = 0,
+    pairs: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    verbose: bool = True,
+    progress: bool = True,
+) -> RecipeResult:
+    """Run recipe ``name``; write figures and ``results.json`` into ``out`` (default ``runs/<name>``).
+
+    Examples
+    --------
+    >>> "cone-effect" in list_recipes()  # doctest: +SKIP
+    True
+    """
+    recipe = get_recipe(name)
+    if pairs is not None:
+        if not recipe.accepts_pairs:
+            raise ConfigError(f"recipe {name!r} does not take --pairs (it trains its own model)")
+        if not Path(pairs).exists():
+            raise InputError(f"{pairs}: no such file")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(recipe.defaults))
+    if unknown:
+        raise ConfigError(
+            f"recipe {name!r}: unknown parameter(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(sorted(recipe.defaults)) or '(none)'}"
+        )
+    out_dir = Path(out) if out is not None else Path("runs") / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _seed_everything(seed)
+    ctx = RecipeContext(
+        name=name, out=out_dir, seed=seed, quick=quick,
+        pairs=Path(pairs) if pairs is not None else None,
+        params={**recipe.defaults, **params}, progress=progress,
+    )
+    t0 = time.perf_counter()
+    measured = recipe.fn(ctx)
+    wall = time.perf_counter() - t0
+    result = RecipeResult(
+        name=name,
+        paper=recipe.paper,
+        config={"quick": quick, "pairs": str(pairs) if pairs else None, "params": ctx.params},
+        seed=seed,
+        measured=measured,
+        claims=ctx.claims,
+        figures=ctx.figures,
+        out=out_dir,
+        wall_time_s=wall,
+    )
+    write_json(out_dir / "results.json", result.to_dict())
+    if verbose:
+        print(f"\n{name} ({recipe.paper}) — {wall:.1f} s, results in {out_dir}")
+        print(format_claims(ctx.claims))
+    return result
