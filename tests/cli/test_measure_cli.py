@@ -1,0 +1,97 @@
+"""`gaplab measure` as a user runs it: JSON keys, table, exit code 2 with one line on bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gaplab.cli import main
+
+KEYS = ["n", "dim", "l2m", "l2i", "rmg", "mean_cos_image", "mean_cos_text", "mean_cos_paired",
+        "mean_cos_cross", "alignment", "uniformity_image", "uniformity_text", "linear_separability",
+        "logit_entropy_i2t", "logit_entropy_t2i", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5",
+        "t2i_r10", "top_dims"]
+
+
+def test_json_has_every_key(fixture_path):
+    res = CliRunner().invoke(main, ["measure", str(fixture_path("clasp_pairs.npy")), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    for k in KEYS:
+        assert k in data, k
+    assert data["n"] == 99 and data["dim"] == 768
+    assert all(math.isfinite(v) for v in data.values() if isinstance(v, float))
+    assert {"dim", "diff"} <= set(data["top_dims"][0])
+
+
+def test_table_and_two_files(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "a.npy", rng.normal(size=(30, 4)))
+    np.save(tmp_path / "b.npy", rng.normal(size=(30, 4)))
+    res = CliRunner().invoke(main, ["measure", "--image", str(tmp_path / "a.npy"), "--text", str(tmp_path / "b.npy")])
+    assert res.exit_code == 0 and "rmg" in res.stdout
+    res = CliRunner().invoke(main, ["measure", "--image", str(tmp_path / "a.npy"), "--text", str(tmp_path / "b.npy"),
+                                    "--temperature", "0.5", "--json"])
+    assert json.loads(res.stdout)["temperature"] == 0.5
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("missing", "no such file"),
+    ("nan", "non-finite"),
+    ("zero", "all-zero row"),
+    ("shape", "shape (2, N, d)"),
+    ("n", "differ in N"),
+    ("key", "no key 'image'"),
+    ("one", "at least 2 rows"),
+    ("f16", "float16 overflow"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, case, needle):
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(2, 10, 4)).astype(np.float32)
+    path = tmp_path / "p.npy"
+    args = ["measure", str(path)]
+    if case == "nan":
+        good[0, 1, 1] = np.nan
+    if case == "zero":
+        good[1, 2] = 0
+    if case == "shape":
+        good = good[0]
+    if case == "one":
+        good = good[:, :1]
+    if case == "f16":
+        with np.errstate(over="ignore"):
+            good = (good * 1e5).astype(np.float16)
+    if case == "n":
+        np.save(tmp_path / "a.npy", good[0])
+        np.save(tmp_path / "b.npy", good[1][:5])
+        args = ["measure", "--image", str(tmp_path / "a.npy"), "--text", str(tmp_path / "b.npy")]
+    elif case == "key":
+        path = tmp_path / "p.npz"
+        np.savez(path, foo=good[0], bar=good[1])
+        args = ["measure", str(path)]
+    elif case != "missing":
+        np.save(path, good)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith("gaplab: error:"), res.stderr
+    assert needle in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_importing_metrics_loads_no_torch_or_dask():
+    code = ("import sys, gaplab, gaplab.metrics, gaplab.io; "
+            "bad = [m for m in ('torch', 'dask', 'gaplab.train', 'transformers') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_console_script_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "gaplab.cli", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "measure" in r.stdout

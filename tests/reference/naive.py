@@ -1,0 +1,128 @@
+"""Slow, obviously-correct reference implementations (explicit loops over pairs).
+
+Used only by the tests; each follows the paper's formula literally.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def unit(a):
+    a = np.asarray(a, dtype=np.float64)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def cos(u, v):
+    return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+
+
+def l2m(x, y, normalize=True):
+    x, y = (unit(x), unit(y)) if normalize else (np.asarray(x, float), np.asarray(y, float))
+    return float(np.linalg.norm(x.mean(0) - y.mean(0)))
+
+
+def l2i(x, y, idx, normalize=True):
+    x, y = (unit(x), unit(y)) if normalize else (np.asarray(x, float), np.asarray(y, float))
+    return float(np.mean([np.linalg.norm(x[idx[k]] - y[k]) for k in range(len(y))]))
+
+
+def rmg(x, y, idx):
+    def d(u, v):
+        return (1.0 - cos(u, v)) / 2.0
+
+    n, k = len(x), len(y)
+    match = sum(d(x[idx[j]], y[j]) for j in range(k)) / k
+    intra_x = sum(d(x[i], x[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    intra_y = sum(d(y[i], y[j]) for i in range(k) for j in range(k) if i != j) / (k * (k - 1))
+    return match / ((intra_x + intra_y) / 2.0 + match)
+
+
+def mean_cosine(x):
+    n = len(x)
+    return sum(cos(x[i], x[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+
+
+def mean_cosine_paired(x, y, idx):
+    return float(np.mean([cos(x[idx[k]], y[k]) for k in range(len(y))]))
+
+
+def mean_cosine_cross(x, y, idx):
+    vals = [cos(x[i], y[k]) for i in range(len(x)) for k in range(len(y)) if idx[k] != i]
+    return float(np.mean(vals))
+
+
+def alignment(x, y, idx, alpha=2.0, normalize=True):
+    x, y = (unit(x), unit(y)) if normalize else (np.asarray(x, float), np.asarray(y, float))
+    return float(np.mean([np.linalg.norm(x[idx[k]] - y[k]) ** alpha for k in range(len(y))]))
+
+
+def uniformity(x, t=2.0, normalize=True):
+    x = unit(x) if normalize else np.asarray(x, float)
+    n = len(x)
+    vals = [math.exp(-t * np.sum((x[i] - x[j]) ** 2)) for i in range(n) for j in range(i + 1, n)]
+    return math.log(sum(vals) / len(vals))
+
+
+def recall(x, y, idx, k):
+    """i2t: an image hits if any own caption is among the k most similar captions; t2i likewise."""
+    x, y = unit(x), unit(y)
+    s = x @ y.T
+    i2t = []
+    for i in range(len(x)):
+        own = [j for j in range(len(y)) if idx[j] == i]
+        if not own:
+            continue
+        best = max(s[i, j] for j in own)
+        rank = sum(1 for j in range(len(y)) if idx[j] != i and s[i, j] > best)
+        i2t.append(rank < k)
+    t2i = []
+    for j in range(len(y)):
+        rank = sum(1 for i in range(len(x)) if i != idx[j] and s[i, j] > s[idx[j], j])
+        t2i.append(rank < k)
+    return float(np.mean(i2t)), float(np.mean(t2i))
+
+
+def logit_entropy(x, y, temperature):
+    x, y = unit(x), unit(y)
+    s = x @ y.T / temperature
+
+    def h(row):
+        p = np.exp(row - row.max())
+        p /= p.sum()
+        return -sum(pi * math.log(pi) for pi in p if pi > 0)
+
+    return float(np.mean([h(r) for r in s])), float(np.mean([h(c) for c in s.T]))
+
+
+def moad(x, yo, ya):
+    x, yo, ya = unit(x), unit(yo), unit(ya)
+    n = len(x)
+
+    def score(y):
+        tot = 0.0
+        for i in range(n):
+            tot += x[i] @ y[i] - sum(x[i] @ y[j] for j in range(n) if j != i) / (n - 1)
+        return tot / (4 * n)
+
+    return score(yo) - score(ya)
+
+
+def kendall_tau_distance(mx, my):
+    """Share of discordant pairs (no ties) in the ordering of other classes, averaged."""
+    mx, my = unit(mx), unit(my)
+    c = len(mx)
+    out = []
+    for k in range(c):
+        others = [j for j in range(c) if j != k]
+        sx = [mx[k] @ mx[j] for j in others]
+        sy = [my[k] @ my[j] for j in others]
+        disc = total = 0
+        for a in range(len(others)):
+            for b in range(a + 1, len(others)):
+                total += 1
+                disc += (sx[a] - sx[b]) * (sy[a] - sy[b]) < 0
+        out.append(disc / total)
+    return float(np.mean(out))
