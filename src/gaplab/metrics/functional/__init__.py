@@ -1,6 +1,15 @@
 """Pure metric functions on paired embeddings (numpy or torch in, floats out)."""
 
-from .centroid import gap_vector, l2i, l2m, mean_cosine, mean_cosine_cross, mean_cosine_paired, pair_stats, rmg
+from .centroid import (
+    gap_vector,
+    l2i,
+    l2m,
+    mean_cosine,
+    mean_cosine_cross,
+    mean_cosine_paired,
+    pair_stats,
+    rmg,
+)
 from .dimensions import DimensionGap, dimension_gap
 from .entropy import logit_entropy
 from .neighbourhood import class_means, kendall_tau_distance, moad
