@@ -1,18 +1,43 @@
 """gaplab.train: contrastive training engine (losses, temperatures, swaps, trainer)."""
 
 from .losses import (
-    LOSSES, alignment_loss, clip_loss, cross_uniformity_loss, cua_loss, cuaxu_loss, get_loss,
-    list_losses, nt_xent, register_loss, siglip_loss, simclr_loss, slip_loss, uniformity_loss,
+    LOSSES,
+    alignment_loss,
+    clip_loss,
+    cross_uniformity_loss,
+    cua_loss,
+    cuaxu_loss,
+    get_loss,
+    list_losses,
+    nt_xent,
+    register_loss,
+    siglip_loss,
+    simclr_loss,
+    slip_loss,
+    uniformity_loss,
 )
 from .schedules import (
-    Schedule, constant_schedule, cosine_schedule, exponential_schedule, get_schedule,
-    join_schedules, linear_schedule, list_schedules, make_schedule, step_schedule,
+    Schedule,
+    constant_schedule,
+    cosine_schedule,
+    exponential_schedule,
+    get_schedule,
+    join_schedules,
+    linear_schedule,
+    list_schedules,
+    make_schedule,
+    step_schedule,
     warmup_cosine_schedule,
 )
 from .swap import apply_swap, hard_swap, soft_swap
 from .temperature import (
-    FixedTemperature, LearnableTemperature, ScheduledTemperature, Temperature, get_temperature,
-    list_temperatures, make_temperature,
+    FixedTemperature,
+    LearnableTemperature,
+    ScheduledTemperature,
+    Temperature,
+    get_temperature,
+    list_temperatures,
+    make_temperature,
 )
 
 __all__ = [

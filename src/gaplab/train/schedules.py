@@ -168,13 +168,13 @@ def step_schedule(init_value: float, boundaries: Sequence[int], values: Sequence
         raise ConfigError(
             f"step_schedule: boundaries and values need the same length, got {len(bs)} and {len(vs)}"
         )
-    if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:])):
+    if any(b2 <= b1 for b1, b2 in zip(bs, bs[1:], strict=False)):
         raise ConfigError(f"step_schedule: boundaries must increase strictly, got {bs}")
     v0 = float(init_value)
 
     def schedule(step: int) -> float:
         v = v0
-        for b, val in zip(bs, vs):
+        for b, val in zip(bs, vs, strict=True):
             if step >= b:
                 v = val
             else:
