@@ -1,1 +1,41 @@
-"""gaplab.mitigate (see the mission's part for mitigate)."""
+"""Post-hoc mitigations of the modality gap as fit/transform objects (scikit-learn contract).
+
+>>> from gaplab.mitigate import get_mitigation
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> x, y = rng.normal(size=(50, 8)) + 2, rng.normal(size=(50, 8)) - 2
+>>> m = get_mitigation("center")().fit(x, y)
+>>> x2, y2 = m.transform_image(x), m.transform_text(y)
+>>> x2.shape
+(50, 8)
+
+Methods: ``center``, ``gap-shift``, ``remove-dims``, ``procrustes``, ``noise``, ``multi-mean``
+(:func:`list_mitigations`). Imports numpy/scipy only, never torch.
+"""
+
+from __future__ import annotations
+
+from . import centering as _centering  # noqa: F401  (registers)
+from . import dims as _dims  # noqa: F401
+from . import procrustes as _procrustes  # noqa: F401
+from . import shift as _shift  # noqa: F401
+from .base import (
+    MITIGATIONS,
+    Mitigation,
+    clone,
+    create_mitigation,
+    get_mitigation,
+    list_mitigations,
+    load_mitigation,
+    register_mitigation,
+)
+from .centering import Center, MultiMean, Noise
+from .dims import RemoveDims
+from .procrustes import Procrustes
+from .shift import GapShift
+
+__all__ = [
+    "Mitigation", "MITIGATIONS", "register_mitigation", "list_mitigations", "get_mitigation",
+    "create_mitigation", "clone", "load_mitigation",
+    "Center", "GapShift", "RemoveDims", "Procrustes", "Noise", "MultiMean",
+]

@@ -1,0 +1,366 @@
+"""``evaluate`` and ``compare``: gap and task metrics before/after a mitigation, on held-out pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from .._validation import check_embeddings, check_pair, normalize_rows, to_numpy
+from ..metrics import l2i, l2m, linear_separability, retrieval_recall, rmg, zero_shot_accuracy
+from .distance import sliced_wasserstein
+from .tasks import _labels, kmeans_agreement, linear_probe, mixed_modality_retrieval
+
+__all__ = ["Split", "split_pairs", "evaluate", "compare", "ROW_KEYS"]
+
+#: keys of one result row, in display order, with their meaning
+ROW_KEYS: dict[str, str] = {
+    "method": "mitigation ('none' = the embeddings as given)",
+    "l2m": "distance between modality means (gap, centroid part)",
+    "rmg": "relative modality gap (pair distance vs within-modality spread)",
+    "l2i": "mean distance between matched pairs",
+    "sw": "sliced Wasserstein-2 between the centred modalities (what centring leaves)",
+    "modality_sep": "held-out accuracy telling image from text rows (0.5 = no gap)",
+    "zero_shot": "zero-shot top-1 accuracy with the class prompts",
+    "i2t_r1": "image->text recall@1",
+    "i2t_r5": "image->text recall@5",
+    "i2t_r10": "image->text recall@10",
+    "t2i_r1": "text->image recall@1",
+    "t2i_r5": "text->image recall@5",
+    "t2i_r10": "text->image recall@10",
+    "probe_image": "linear probe: train on train images, test on test images",
+    "probe_cross": "cross-modal probe: train on train texts, test on test images",
+    "kmeans_ari": "k-means on images+texts vs class labels (ARI)",
+    "kmeans_vmeasure": "k-means on images+texts vs class labels (V-measure)",
+    "kmeans_modality_ari": "k-means clusters vs modality (ARI; 0 = clusters ignore modality)",
+    "mixed_same_modality": "mixed corpus: top hit has the query's modality (gap-free ~0.5)",
+    "mixed_pair_r1": "mixed corpus: top hit is the query's pair",
+}
+
+GAP_KEYS = ("l2m", "rmg", "l2i", "sw", "modality_sep")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Disjoint train/test image indices and the text rows that go with them."""
+
+    train_images: np.ndarray
+    test_images: np.ndarray
+    train_texts: np.ndarray
+    test_texts: np.ndarray
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "n_train_images": int(self.train_images.size),
+            "n_test_images": int(self.test_images.size),
+            "n_train_texts": int(self.train_texts.size),
+            "n_test_texts": int(self.test_texts.size),
+        }
+
+
+def _index_array(a: Any, n: int, name: str) -> np.ndarray:
+    arr = to_numpy(a)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise InputError(f"evaluate: boolean {name} mask must have shape ({n},), got {arr.shape}")
+        arr = np.flatnonzero(arr)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(f"evaluate: {name} must be a 1-D array of image indices, got {arr.dtype} {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise InputError(f"evaluate: {name} indices must lie in [0, {n}), got {arr.min()}..{arr.max()}")
+    if np.unique(arr).size != arr.size:
+        raise InputError(f"evaluate: {name} holds repeated indices")
+    return np.sort(arr.astype(np.int64))
+
+
+def split_pairs(
+    n_images: int,
+    *,
+    image_index: Any = None,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    train: Any = None,
+    test: Any = None,
+) -> Split:
+    """A seeded split *by image*: an image and all its captions land on the same side.
+
+    Give ``train`` and/or ``test`` (image indices or boolean masks) to fix the split; they
+    must be disjoint and non-empty (the other defaults to the complement). Raises
+    :class:`~gaplab.InputError` when they overlap — fitting a mitigation on pairs it is then
+    evaluated on would flatter it.
+
+    >>> s = split_pairs(10, test_fraction=0.3, seed=0)
+    >>> s.train_images.size, s.test_images.size, bool(np.intersect1d(s.train_images, s.test_images).size)
+    (7, 3, False)
+    """
+    idx = np.arange(n_images) if image_index is None else np.asarray(image_index, dtype=np.int64)
+    if train is None and test is None:
+        if not 0.0 < test_fraction < 1.0:
+            raise InputError(f"evaluate: test_fraction must be in (0, 1), got {test_fraction}")
+        perm = np.random.default_rng(seed).permutation(n_images)
+        n_test = min(max(1, int(round(test_fraction * n_images))), n_images - 1)
+        te, tr = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    else:
+        tr = _index_array(train, n_images, "train") if train is not None else None
+        te = _index_array(test, n_images, "test") if test is not None else None
+        if tr is None:
+            tr = np.setdiff1d(np.arange(n_images), te)
+        if te is None:
+            te = np.setdiff1d(np.arange(n_images), tr)
+        both = np.intersect1d(tr, te)
+        if both.size:
+            raise InputError(
+                f"evaluate: train and test share {both.size} image(s) (first: {both[0]}); "
+                "fit and evaluate on disjoint pairs"
+            )
+    if tr.size == 0 or te.size == 0:
+        raise InputError(f"evaluate: train and test must both be non-empty, got {tr.size} and {te.size} images")
+    return Split(
+        train_images=tr,
+        test_images=te,
+        train_texts=np.flatnonzero(np.isin(idx, tr)),
+        test_texts=np.flatnonzero(np.isin(idx, te)),
+    )
+
+
+class _Identity:
+    """The "before" row: normalised rows, no fitting."""
+
+    name = "none"
+    fit_params: tuple[str, ...] = ()
+
+    def get_params(self) -> dict[str, Any]:
+        return {}
+
+    def fit(self, *a: Any, **k: Any) -> _Identity:
+        return self
+
+    def transform_image(self, x: Any) -> np.ndarray:
+        return normalize_rows(np.asarray(x, dtype=np.float64))
+
+    def transform_text(self, y: Any) -> np.ndarray:
+        return normalize_rows(np.asarray(y, dtype=np.float64))
+
+
+@dataclass
+class _Data:
+    x: np.ndarray
+    y: np.ndarray
+    idx: np.ndarray  # caption -> image
+    labels: np.ndarray | None
+    class_text: np.ndarray | None
+    query_text: np.ndarray | None
+    split: Split
+    skipped: list[str]
+
+
+def _prepare(
+    image: Any, text: Any, *, labels: Any, class_text: Any, query_text: Any, image_index: Any,
+    test_fraction: float, seed: int, train: Any, test: Any,
+) -> _Data:
+    x, y, idx = check_pair(image, text, where="evaluate", image_index=image_index)
+    if idx is None:
+        idx = np.arange(y.shape[0])
+    skipped: list[str] = []
+    lab = None if labels is None else _labels(labels, x.shape[0], "evaluate")
+    ct = None
+    if class_text is not None:
+        ct = check_embeddings(class_text, name="class_text", where="evaluate", min_rows=1)
+        if ct.shape[1] != x.shape[1]:
+            raise InputError(f"evaluate: class_text has d = {ct.shape[1]}, the embeddings {x.shape[1]}")
+        if lab is not None and lab.max() >= ct.shape[0]:
+            raise InputError(
+                f"evaluate: labels go up to {lab.max()} but class_text has only {ct.shape[0]} rows"
+            )
+    qt = None
+    if query_text is not None:
+        qt = check_embeddings(query_text, name="query_text", where="evaluate", min_rows=1)
+    elif ct is not None:
+        qt = ct
+    if lab is None:
+        skipped.append("zero_shot, probe_image, probe_cross, kmeans_*: no class labels "
+                       "(pass labels= / --labels FILE or a 'labels' entry in the pairs file)")
+    elif ct is None:
+        skipped.append("zero_shot: no class prompt embeddings (pass class_text= or a "
+                       "'class_text' (C, d) entry in the pairs file)")
+    split = split_pairs(x.shape[0], image_index=idx, test_fraction=test_fraction, seed=seed,
+                        train=train, test=test)
+    if split.test_images.size < 4:
+        raise InputError(f"evaluate: the test split has {split.test_images.size} images; need at least 4")
+    return _Data(x, y, idx, lab, ct, qt, split, skipped)
+
+
+def _as_mitigation(m: Any) -> tuple[str, Any]:
+    from ..mitigate import Mitigation, clone, create_mitigation
+
+    if m is None or m == "none":
+        return "none", _Identity()
+    if isinstance(m, str):
+        return m, create_mitigation(m)
+    if isinstance(m, Mitigation):
+        return m.name or type(m).__name__, clone(m)  # never reuse state fitted elsewhere
+    raise InputError(f"evaluate: mitigation must be a name or a Mitigation, got {type(m).__name__}")
+
+
+def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_projections: int,
+           skipped: list[str]) -> dict[str, Any]:
+    s = d.split
+    idx_tr = d.idx[s.train_texts]
+    fit_kw = {}
+    if "query_text" in getattr(m, "fit_params", ()) and d.query_text is not None:
+        fit_kw["query_text"] = d.query_text
+    # the only place a mitigation sees data: the train split
+    m.fit(d.x[s.train_images], d.y[s.train_texts],
+          image_index=np.searchsorted(s.train_images, idx_tr), **fit_kw)
+    xte = m.transform_image(d.x[s.test_images]).astype(np.float64)
+    yte = m.transform_text(d.y[s.test_texts]).astype(np.float64)
+    idx_te = np.searchsorted(s.test_images, d.idx[s.test_texts])
+    one_to_one = idx_te.size == s.test_images.size and np.array_equal(idx_te, np.arange(idx_te.size))
+    ii = None if one_to_one else idx_te
+    row: dict[str, Any] = {"method": label, "params": m.get_params()}
+    row["l2m"] = l2m(xte, yte, image_index=ii)
+    row["rmg"] = rmg(xte, yte, image_index=ii)
+    row["l2i"] = l2i(xte, yte, image_index=ii)
+    row["sw"] = sliced_wasserstein(xte, yte, n_projections=n_projections, seed=seed)
+    try:
+        row["modality_sep"] = linear_separability(xte, yte, image_index=ii, seed=seed)
+    except InputError as e:
+        row["modality_sep"] = None
+        skipped.append(f"modality_sep ({label}): {e}")
+    row.update(retrieval_recall(xte, yte, image_index=ii, ks=ks))
+    for key in ("zero_shot", "probe_image", "probe_cross", "kmeans_ari", "kmeans_vmeasure",
+                "kmeans_modality_ari"):
+        row[key] = None
+    if d.labels is not None:
+        lab_te = d.labels[s.test_images]
+        if d.class_text is not None:
+            tq = getattr(m, "transform_query", m.transform_text)
+            row["zero_shot"] = zero_shot_accuracy(xte, tq(d.class_text), lab_te)
+        xtr = m.transform_image(d.x[s.train_images])
+        ytr = m.transform_text(d.y[s.train_texts])
+        lab_tr = d.labels[s.train_images]
+        if np.unique(lab_tr).size >= 2:
+            row["probe_image"] = linear_probe(xtr, lab_tr, xte, lab_te)
+            row["probe_cross"] = linear_probe(ytr, d.labels[idx_tr], xte, lab_te)
+        elif label == "none":
+            skipped.append("probe_image, probe_cross: the train split holds a single class")
+        if np.unique(lab_te).size >= 2:
+            km = kmeans_agreement(xte, yte, lab_te, d.labels[d.idx[s.test_texts]], seed=seed)
+            row["kmeans_ari"] = km["ari"]
+            row["kmeans_vmeasure"] = km["v_measure"]
+            row["kmeans_modality_ari"] = km["modality_ari"]
+        elif label == "none":
+            skipped.append("kmeans_*: the test split holds a single class")
+    mixed = mixed_modality_retrieval(xte, yte, image_index=ii)
+    row["mixed_same_modality"] = mixed["same_modality_top1"]
+    row["mixed_pair_r1"] = mixed["pair_r1"]
+    return row
+
+
+def compare(
+    image: Any,
+    text: Any,
+    mitigations: Iterable[Any] | Mapping[str, Any] = (),
+    *,
+    labels: Any = None,
+    class_text: Any = None,
+    query_text: Any = None,
+    image_index: Any = None,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    train: Any = None,
+    test: Any = None,
+    ks: Sequence[int] = (1, 5, 10),
+    n_projections: int = 128,
+    include_before: bool = True,
+) -> dict[str, Any]:
+    """Gap and task metrics on the test split, for the raw embeddings and each mitigation.
+
+    Every mitigation is cloned and fit on the *train* split only (images and their
+    captions, plus ``query_text`` — default: ``class_text`` — for methods that take it),
+    then every metric is computed on the *test* split, which no mitigation ever sees. The
+    probes train on transformed train rows and score transformed test rows. Metrics that
+    need what is missing are ``None`` and explained in ``skipped``.
+
+    Parameters
+    ----------
+    image, text : array (N, d), (K, d)
+        Paired embeddings (row i with row i, or caption k with image ``image_index[k]``).
+    mitigations : names, Mitigation objects, or a mapping label → either
+        What to compare; ``"all"`` inside the list expands to every registered method.
+    labels : int array (N,), optional
+        Class of each image (captions inherit it). Needed by zero-shot, probes, k-means.
+    class_text : array (C, d), optional
+        One prompt embedding per class (row c = class c). Needed by zero-shot.
+    query_text : array (Q, d), optional
+        Query-text calibration set for ``multi-mean`` (default: ``class_text``).
+    test_fraction, seed, train, test
+        The split, see :func:`split_pairs`.
+
+    Returns
+    -------
+    dict with ``split`` (sizes), ``skipped`` (list of notes), ``rows`` (one dict per method,
+    keys :data:`ROW_KEYS` plus ``params``), ``gap_keys`` and ``meanings``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(60, 8))
+    >>> r = compare(z + 2 + 0.1 * rng.normal(size=z.shape), z - 2, ["center"], seed=0)
+    >>> [row["method"] for row in r["rows"]]
+    ['none', 'center']
+    >>> r["rows"][1]["l2m"] < r["rows"][0]["l2m"]
+    True
+    """
+    d = _prepare(image, text, labels=labels, class_text=class_text, query_text=query_text,
+                 image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test)
+    if isinstance(mitigations, Mapping):
+        items = list(mitigations.items())
+    else:
+        items = []
+        for m in mitigations:
+            if isinstance(m, str) and m == "all":
+                from ..mitigate import list_mitigations
+
+                items.extend((n, n) for n in list_mitigations())
+            else:
+                items.append((None, m))
+    skipped = list(d.skipped)
+    rows = []
+    todo = ([("none", None)] if include_before else []) + items
+    for label, m in todo:
+        name, obj = _as_mitigation(m)
+        rows.append(_score(obj, label or name, d, ks=ks, seed=seed, n_projections=n_projections,
+                           skipped=skipped))
+    return {
+        "n_images": int(d.x.shape[0]),
+        "n_texts": int(d.y.shape[0]),
+        "dim": int(d.x.shape[1]),
+        "split": {**d.split.to_dict(), "test_fraction": test_fraction, "seed": seed},
+        "skipped": skipped,
+        "gap_keys": list(GAP_KEYS),
+        "rows": rows,
+        "meanings": ROW_KEYS,
+    }
+
+
+def evaluate(image: Any, text: Any, mitigation: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """Before/after for one mitigation: :func:`compare` with ``[mitigation]``.
+
+    Returns ``{"before": row, "after": row, "split": ..., "skipped": [...]}`` (``after`` is
+    ``None`` when ``mitigation`` is ``None``). Keyword arguments as in :func:`compare`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> z = rng.normal(size=(40, 6))
+    >>> r = evaluate(z + 1, z - 1, "gap-shift")
+    >>> r["after"]["l2m"] < r["before"]["l2m"]
+    True
+    """
+    res = compare(image, text, [] if mitigation is None else [mitigation], **kwargs)
+    rows = res.pop("rows")
+    return {**res, "before": rows[0], "after": rows[1] if len(rows) > 1 else None}

@@ -1,0 +1,96 @@
+"""Sliced Wasserstein distance between the *centred* modalities: the gap centering cannot remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from .._validation import check_embeddings, normalize_rows
+
+__all__ = ["sliced_wasserstein"]
+
+
+def _sorted_quantiles(sorted_cols: np.ndarray, m: int) -> np.ndarray:
+    """The m mid-point quantiles (i + 0.5)/m of each column of an already sorted (n, P) array."""
+    n = sorted_cols.shape[0]
+    if n == m:
+        return sorted_cols
+    pos = (np.arange(m) + 0.5) / m * n - 0.5  # fractional row index of each quantile
+    pos = np.clip(pos, 0, n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (pos - lo)[:, None]
+    return sorted_cols[lo] * (1 - w) + sorted_cols[hi] * w
+
+
+def sliced_wasserstein(
+    x: Any,
+    y: Any,
+    *,
+    n_projections: int = 128,
+    seed: int = 0,
+    center: bool = True,
+    normalize: bool = True,
+) -> float:
+    r"""Sliced 2-Wasserstein distance between the two modalities after removing their means.
+
+    .. math::
+
+        \mathrm{SW}_2(X, Y) = \Big(\frac1P\sum_{p=1}^{P}
+        W_2^2\big(\theta_p^\top (\hat X - \mu_X),\ \theta_p^\top (\hat Y - \mu_Y)\big)\Big)^{1/2},
+        \qquad \theta_p \sim \mathrm{Unif}(S^{d-1})
+
+    with the 1-D :math:`W_2` between empirical distributions computed exactly by sorting:
+    :math:`W_2^2 = \frac1m\sum_i (u_{(i)} - v_{(i)})^2` over the m = max(N, K) mid-point
+    quantiles (equal to the sorted samples when N = K). Centring first removes the centroid
+    gap (L2M), so what remains is the difference in *shape* — spread, anisotropy, cone
+    width — that centring-based fixes leave behind. 0 means the centred modalities are
+    identically distributed along every sampled direction. The directions come from
+    ``numpy.random.default_rng(seed)`` and are the same for every call with the same
+    (d, n_projections, seed), so before/after numbers are comparable. Cost
+    O((N + K)·d·P + P·(N + K)·log(N + K)) time, O((N + K)·P) memory.
+
+    Unpaired: N and K may differ (no ``image_index`` needed). Rows are L2-normalised first
+    unless ``normalize=False``.
+
+    References
+    ----------
+    Rabin, Peyré, Delon, Bernot, "Wasserstein Barycenter and its Application to Texture
+    Mixing", SSVM 2011 (sliced Wasserstein); Bonneel, Rabin, Peyré, Pfister, "Sliced and Radon
+    Wasserstein Barycenters of Measures", JMIV 2015.
+
+    Examples
+    --------
+    >>> x = [[1.0, 0.0], [0.0, 1.0]]
+    >>> sliced_wasserstein(x, x)
+    0.0
+    >>> # a pure translation disappears once both sides are centred
+    >>> round(sliced_wasserstein([[2.0, 0.0], [3.0, 0.0]], [[2.0, 5.0], [3.0, 5.0]], normalize=False), 6)
+    0.0
+    """
+    xa = check_embeddings(x, name="x", where="sliced_wasserstein")
+    ya = check_embeddings(y, name="y", where="sliced_wasserstein")
+    if xa.shape[1] != ya.shape[1]:
+        raise InputError(
+            f"sliced_wasserstein: x and y need the same dimension d, got x {xa.shape} and y {ya.shape}"
+        )
+    if isinstance(n_projections, bool) or not isinstance(n_projections, (int, np.integer)) or n_projections < 1:
+        raise InputError(f"sliced_wasserstein: n_projections must be a positive integer, got {n_projections!r}")
+    a = xa.astype(np.float64)
+    b = ya.astype(np.float64)
+    if normalize:
+        a, b = normalize_rows(a), normalize_rows(b)
+    if center:
+        a = a - a.mean(axis=0)
+        b = b - b.mean(axis=0)
+    d = a.shape[1]
+    theta = np.random.default_rng(seed).standard_normal((d, int(n_projections)))
+    theta /= np.linalg.norm(theta, axis=0, keepdims=True)
+    pa = np.sort(a @ theta, axis=0)
+    pb = np.sort(b @ theta, axis=0)
+    m = max(pa.shape[0], pb.shape[0])
+    qa, qb = _sorted_quantiles(pa, m), _sorted_quantiles(pb, m)
+    return float(np.sqrt(np.mean((qa - qb) ** 2)))
+

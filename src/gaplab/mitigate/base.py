@@ -1,0 +1,336 @@
+"""The fit/transform contract every mitigation follows (after scikit-learn's ``BaseEstimator``).
+
+* ``__init__`` only stores its keyword arguments; :meth:`Mitigation.get_params` reads them off
+  the signature, :func:`clone` rebuilds from them.
+* ``fit(image_emb, text_emb)`` validates, learns state in attributes ending in ``_`` and
+  returns ``self``; ``transform_image`` / ``transform_text`` raise
+  :class:`~gaplab.NotFittedError` before ``fit`` and re-check the width against it.
+* :meth:`Mitigation.save` / :func:`load_mitigation` write and read the parameters and fitted
+  state as ``.npz`` (arrays + a JSON header) or ``.json``; never pickle.
+
+Every mitigation works on L2-normalised rows (as every gap metric does) and returns
+L2-normalised rows unless its ``renormalize`` parameter is switched off.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._errors import ConfigError, InputError, NotFittedError
+from .._registry import Registry
+from .._validation import check_embeddings, check_pair, normalize_rows
+
+__all__ = [
+    "Mitigation",
+    "MITIGATIONS",
+    "register_mitigation",
+    "list_mitigations",
+    "get_mitigation",
+    "create_mitigation",
+    "clone",
+    "load_mitigation",
+]
+
+#: name → Mitigation subclass
+MITIGATIONS: Registry[type[Mitigation]] = Registry("mitigation")
+
+_FORMAT = "gaplab.mitigation/1"
+
+
+def register_mitigation(name: str) -> Callable[[type[Mitigation]], type[Mitigation]]:
+    """Class decorator: register a :class:`Mitigation` subclass under ``name`` (sets ``cls.name``)."""
+
+    def deco(cls: type[Mitigation]) -> type[Mitigation]:
+        cls.name = name
+        return MITIGATIONS.register(name)(cls)
+
+    return deco
+
+
+def list_mitigations(filter: str | None = None) -> list[str]:
+    """Names of the registered mitigations, sorted (wildcards allowed, e.g. ``"*shift"``).
+
+    >>> list_mitigations()
+    ['center', 'gap-shift', 'multi-mean', 'noise', 'procrustes', 'remove-dims']
+    """
+    return MITIGATIONS.list(filter)
+
+
+def get_mitigation(name: str) -> type[Mitigation]:
+    """The mitigation class registered as ``name``; unknown names list the valid ones.
+
+    >>> get_mitigation("center")(renormalize=False).get_params()
+    {'renormalize': False}
+    """
+    return MITIGATIONS.get(name)
+
+
+def create_mitigation(name: str, **params: Any) -> Mitigation:
+    """``get_mitigation(name)(**params)``, with a clear error for unknown parameters.
+
+    Parameters left ``None`` are dropped so the defaults stand (timm's ``create_model``).
+
+    >>> create_mitigation("gap-shift", alpha=0.5)
+    GapShift(alpha=0.5, renormalize=True)
+    """
+    cls = get_mitigation(name)
+    valid = cls._param_names()
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        raise ConfigError(
+            f"mitigation {name!r} has no parameter {unknown[0]!r}; "
+            f"valid: {', '.join(valid) or '(none)'}"
+        )
+    return cls(**{k: v for k, v in params.items() if v is not None})
+
+
+def clone(m: Mitigation) -> Mitigation:
+    """A new, unfitted mitigation with the same parameters (scikit-learn's ``clone``)."""
+    return type(m)(**m.get_params())
+
+
+class Mitigation:
+    """Base class: a post-hoc transform of image and text embeddings that narrows the gap.
+
+    Subclasses implement ``_fit(x, y, image_index)`` (on normalised rows, setting attributes
+    ending in ``_``), ``_transform_image(x)`` and ``_transform_text(y)``.
+    """
+
+    #: registry name, set by :func:`register_mitigation`
+    name: ClassVar[str] = ""
+    #: the paper(s) the method comes from
+    paper: ClassVar[str] = ""
+    #: True when ``fit`` needs matched pairs (same N, or ``image_index``)
+    needs_pairs: ClassVar[bool] = False
+
+    # -- parameters --------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The ``__init__`` keyword arguments and their current values."""
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> Mitigation:
+        """Change parameters (unknown names raise :class:`~gaplab.ConfigError`); returns ``self``."""
+        valid = self._param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ConfigError(
+                    f"mitigation {self.name!r} has no parameter {k!r}; valid: {', '.join(valid) or '(none)'}"
+                )
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitted state ------------------------------------------------------------------------
+    def _state_names(self) -> list[str]:
+        return sorted(k for k in vars(self) if k.endswith("_") and not k.startswith("_"))
+
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` has run (some attribute ending in ``_`` exists)."""
+        return bool(self._state_names())
+
+    def _check_is_fitted(self, where: str) -> None:
+        if not self.is_fitted():
+            raise NotFittedError(
+                f"{self.name}.{where}: this {type(self).__name__} is not fitted yet; "
+                "call fit(image_emb, text_emb) first"
+            )
+
+    def _check_width(self, a: np.ndarray, name: str, where: str) -> None:
+        if a.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"{self.name}.{where}: {name} has {a.shape[1]} features, but "
+                f"{type(self).__name__} was fitted with {self.n_features_in_}"
+            )
+
+    # -- the contract ------------------------------------------------------------------------
+    #: extra keyword arguments ``fit`` accepts (e.g. ``query_text`` for ``multi-mean``)
+    fit_params: ClassVar[tuple[str, ...]] = ()
+
+    def fit(
+        self, image_emb: Any, text_emb: Any = None, *, image_index: Any = None, **fit_params: Any
+    ) -> Mitigation:
+        """Learn the transform from image embeddings (N, d) and text embeddings (K, d).
+
+        Rows are L2-normalised first. Methods with ``needs_pairs`` need row i of each to be a
+        pair (or ``image_index``, caption k → image ``image_index[k]``). Returns ``self``.
+        """
+        where = f"{self.name}.fit"
+        bad = [k for k in fit_params if k not in self.fit_params]
+        if bad:
+            raise ConfigError(
+                f"{where}: unexpected fit argument {bad[0]!r}; "
+                f"this method takes {', '.join(self.fit_params) or 'no extra arguments'}"
+            )
+        if text_emb is None:
+            raise InputError(
+                f"{where}: needs both image and text embeddings, got only image_emb; "
+                "call fit(image_emb, text_emb)"
+            )
+        if self.needs_pairs:
+            x, y, idx = check_pair(image_emb, text_emb, where=where, image_index=image_index)
+        else:
+            x = check_embeddings(image_emb, name="image_emb", where=where)
+            y = check_embeddings(text_emb, name="text_emb", where=where)
+            if x.shape[1] != y.shape[1]:
+                raise InputError(
+                    f"{where}: image_emb and text_emb need the same dimension d, got {x.shape} and {y.shape}"
+                )
+            idx = None
+        for k in self._state_names():  # refitting starts from scratch
+            delattr(self, k)
+        x64 = normalize_rows(x.astype(np.float64))
+        y64 = normalize_rows(y.astype(np.float64))
+        extra = {}
+        for k, v in fit_params.items():
+            if v is not None:
+                a = check_embeddings(v, name=k, where=where, min_rows=1)
+                if a.shape[1] != x.shape[1]:
+                    raise InputError(f"{where}: {k} has {a.shape[1]} features, image_emb has {x.shape[1]}")
+                extra[k] = normalize_rows(a.astype(np.float64))
+        self._fit(x64, y64, idx, **extra)
+        self.n_features_in_ = int(x.shape[1])
+        return self
+
+    def _prepare(self, a: Any, name: str, where: str) -> tuple[np.ndarray, np.dtype]:
+        self._check_is_fitted(where)
+        arr = check_embeddings(a, name=name, where=f"{self.name}.{where}", min_rows=1)
+        self._check_width(arr, name, where)
+        return normalize_rows(arr.astype(np.float64)), arr.dtype
+
+    def transform_image(self, x: Any) -> np.ndarray:
+        """Transformed image embeddings (same shape and float dtype as ``x``)."""
+        a, dtype = self._prepare(x, "x", "transform_image")
+        return self._transform_image(a).astype(dtype, copy=False)
+
+    def transform_text(self, y: Any) -> np.ndarray:
+        """Transformed text embeddings (same shape and float dtype as ``y``)."""
+        a, dtype = self._prepare(y, "y", "transform_text")
+        return self._transform_text(a).astype(dtype, copy=False)
+
+    def transform(self, image_emb: Any, text_emb: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(transform_image(image_emb), transform_text(text_emb))``."""
+        return self.transform_image(image_emb), self.transform_text(text_emb)
+
+    def fit_transform(
+        self, image_emb: Any, text_emb: Any = None, *, image_index: Any = None, **fit_params: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``fit`` then ``transform`` on the same data (fine for exploring; evaluate on held-out data)."""
+        self.fit(image_emb, text_emb, image_index=image_index, **fit_params)
+        return self.transform(image_emb, text_emb)
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _transform_image(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _transform_text(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _maybe_renormalize(self, a: np.ndarray) -> np.ndarray:
+        if not getattr(self, "renormalize", True):
+            return a
+        norms = np.linalg.norm(a, axis=1, keepdims=True)
+        if np.any(norms == 0):
+            raise InputError(
+                f"{self.name}: a transformed row became the zero vector and cannot be renormalised "
+                f"(row {int(np.flatnonzero(norms[:, 0] == 0)[0])})"
+            )
+        return a / norms
+
+    # -- persistence -------------------------------------------------------------------------
+    def _header(self) -> dict[str, Any]:
+        state = {}
+        for k in self._state_names():
+            v = getattr(self, k)
+            if not isinstance(v, np.ndarray):
+                state[k] = v.item() if isinstance(v, np.generic) else v
+        return {"format": _FORMAT, "method": self.name, "params": self.get_params(), "state": state}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write parameters and fitted state to ``.npz`` (arrays exact) or ``.json`` (no pickle)."""
+        self._check_is_fitted("save")
+        p = Path(path)
+        arrays = {k: getattr(self, k) for k in self._state_names() if isinstance(getattr(self, k), np.ndarray)}
+        header = self._header()
+        suffix = p.suffix.lower()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".npz":
+            with open(p, "wb") as f:
+                np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
+        elif suffix == ".json":
+            header["arrays"] = {
+                k: {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.ravel().tolist()}
+                for k, a in arrays.items()
+            }
+            p.write_text(json.dumps(header) + "\n")
+        else:
+            raise InputError(f"{self.name}.save: {p} must end in .npz or .json")
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Mitigation:
+        """Read a mitigation written by :meth:`save` (checks it is of this class)."""
+        m = load_mitigation(path)
+        if cls is not Mitigation and not isinstance(m, cls):
+            raise InputError(f"{path}: holds a {type(m).__name__}, not a {cls.__name__}")
+        return m
+
+
+def load_mitigation(path: str | os.PathLike[str]) -> Mitigation:
+    """A fitted mitigation from a ``.npz`` or ``.json`` file written by :meth:`Mitigation.save`.
+
+    Float arrays round-trip bit-exactly (JSON stores the shortest repr, which Python reads back
+    exactly), so the loaded object transforms exactly like the saved one.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                if "__header__" not in z.files:
+                    raise InputError(f"{p}: not a gaplab mitigation file (no __header__ entry)")
+                header = json.loads(str(z["__header__"]))
+                arrays = {k: z[k] for k in z.files if k != "__header__"}
+        elif suffix == ".json":
+            header = json.loads(p.read_text())
+            arrays = {
+                k: np.asarray(v["data"], dtype=v["dtype"]).reshape(v["shape"])
+                for k, v in header.pop("arrays", {}).items()
+            }
+        else:
+            raise InputError(f"{p}: a saved mitigation must end in .npz or .json")
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(f"{p}: cannot read mitigation ({type(e).__name__}: {e})") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        raise InputError(f"{p}: not a gaplab mitigation file (format {header.get('format')!r})")
+    m = create_mitigation(header["method"], **header["params"])
+    for k, v in header["state"].items():
+        setattr(m, k, tuple(v) if isinstance(v, list) else v)
+    for k, v in arrays.items():
+        setattr(m, k, v)
+    return m
