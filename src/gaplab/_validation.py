@@ -16,6 +16,7 @@ __all__ = [
     "to_numpy",
     "check_embeddings",
     "check_pair",
+    "check_values_of",
     "check_image_index",
     "normalize_rows",
 ]
@@ -39,12 +40,14 @@ def check_embeddings(
     min_rows: int = 2,
     allow_zero_rows: bool = False,
     dtype: Any = None,
+    check_values: bool = True,
 ) -> np.ndarray:
     """Return ``a`` as a finite 2-D float array of shape (N, d), or raise :class:`InputError`.
 
     float16 input is upcast to float32 (float64 stays float64). Checks: 2-D, N >= ``min_rows``,
-    d >= 1, every value finite (a float16 overflow shows up as inf), no all-zero row (its
-    direction, hence its normalised embedding, is undefined).
+    d >= 1, and (unless ``check_values=False``, for callers that check blockwise) every value
+    finite (a float16 overflow shows up as inf) and no all-zero row (its direction, hence its
+    normalised embedding, is undefined).
     """
     arr = to_numpy(a)
     if arr.dtype == object or not (
@@ -62,30 +65,51 @@ def check_embeddings(
     if d < 1:
         raise InputError(f"{where}: {name} has no columns, got shape {arr.shape}")
     was_half = arr.dtype == np.float16
+    if dtype is None and arr.dtype == np.float16 and not check_values:
+        return arr  # blockwise callers upcast block by block
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     elif arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32 if (was_half or arr.dtype.itemsize <= 4) else np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = np.argwhere(~finite)[0]
-        value = arr[bad[0], bad[1]]
-        kind = "NaN" if np.isnan(value) else "inf"
-        extra = " (float16 overflow: values beyond ±65504)" if was_half and kind == "inf" else ""
-        count = int((~finite).sum())
-        raise InputError(
-            f"{where}: {name} contains {count} non-finite value(s); first {kind} at row {bad[0]}, "
-            f"column {bad[1]}{extra}"
-        )
+    if check_values:
+        check_values_of(arr, name=name, where=where, allow_zero_rows=allow_zero_rows, was_half=was_half)
+    return arr
+
+
+def check_values_of(
+    arr: np.ndarray,
+    *,
+    name: str,
+    where: str,
+    allow_zero_rows: bool = False,
+    was_half: bool = False,
+    row_offset: int = 0,
+) -> None:
+    """Raise :class:`InputError` at the first non-finite value or all-zero row of ``arr``.
+
+    Fast path: one sum (finite iff every value is finite, unless the sum overflows, in which
+    case the exact elementwise check decides). ``row_offset`` shifts reported row numbers
+    (for blockwise callers).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total):
+        finite = np.isfinite(arr)
+        if not finite.all():
+            r, c = np.argwhere(~finite)[0]
+            kind = "NaN" if np.isnan(arr[r, c]) else "inf"
+            extra = " (float16 overflow: values beyond ±65504)" if was_half and kind == "inf" else ""
+            raise InputError(
+                f"{where}: {name} contains a non-finite value: first {kind} at row "
+                f"{r + row_offset}, column {c}{extra}"
+            )
     if not allow_zero_rows:
-        norms = np.einsum("ij,ij->i", arr, arr, dtype=np.float64)
-        zero = np.flatnonzero(norms == 0.0)
+        zero = np.flatnonzero(~arr.any(axis=1))
         if zero.size:
             raise InputError(
-                f"{where}: {name} has {zero.size} all-zero row(s) (first: row {zero[0]}); "
+                f"{where}: {name} has an all-zero row (row {zero[0] + row_offset}); "
                 "a zero vector has no direction to normalise"
             )
-    return arr
 
 
 def check_image_index(image_index: Any, n_images: int, n_texts: int, *, where: str) -> np.ndarray:
@@ -116,6 +140,7 @@ def check_pair(
     where: str = "gaplab",
     image_index: Any = None,
     min_rows: int = 2,
+    check_values: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validate paired embeddings ``x`` (images, N×d) and ``y`` (texts, N×d or K×d).
 
@@ -123,8 +148,8 @@ def check_pair(
     With it (many captions per image, e.g. COCO's 5), caption k belongs to image
     ``image_index[k]``. Returns ``(x, y, image_index)``.
     """
-    xa = check_embeddings(x, name="x", where=where, min_rows=min_rows)
-    ya = check_embeddings(y, name="y", where=where, min_rows=min_rows)
+    xa = check_embeddings(x, name="x", where=where, min_rows=min_rows, check_values=check_values)
+    ya = check_embeddings(y, name="y", where=where, min_rows=min_rows, check_values=check_values)
     if xa.shape[1] != ya.shape[1]:
         raise InputError(
             f"{where}: x and y need the same dimension d, got x {xa.shape} and y {ya.shape}"
@@ -138,7 +163,7 @@ def check_pair(
         idx = None
     else:
         idx = check_image_index(image_index, xa.shape[0], ya.shape[0], where=where)
-    if xa.dtype != ya.dtype:
+    if check_values and xa.dtype != ya.dtype:
         common = np.promote_types(xa.dtype, ya.dtype)
         xa, ya = xa.astype(common, copy=False), ya.astype(common, copy=False)
     return xa, ya, idx

@@ -18,15 +18,15 @@ def test_pair_metrics_reject_bad_input(name):
     f = M.get_metric(name)
     bad_nan = X.copy()
     bad_nan[3, 2] = np.nan
-    with pytest.raises(InputError, match=rf"{name}: x contains 1 non-finite value\(s\); first NaN at row 3, column 2"):
+    with pytest.raises(InputError, match=rf"{name}: x contains a non-finite value: first NaN at row 3, column 2"):
         f(bad_nan, Y)
     bad_inf = Y.copy()
     bad_inf[0, 0] = np.inf
-    with pytest.raises(InputError, match="y contains 1 non-finite.*inf"):
+    with pytest.raises(InputError, match="y contains a non-finite value: first inf at row 0"):
         f(X, bad_inf)
     zero = X.copy()
     zero[5] = 0
-    with pytest.raises(InputError, match="all-zero row.*row 5"):
+    with pytest.raises(InputError, match=r"all-zero row \(row 5\)"):
         f(zero, Y)
     with pytest.raises(InputError, match=r"same number of rows, got x \(10, 4\) and y \(9, 4\)"):
         f(X, Y[:9])
@@ -89,3 +89,14 @@ def test_unknown_metric_lists_valid_names():
 
     with pytest.raises(UnknownNameError, match="unknown metric 'l2n'.*Did you mean 'l2m'"):
         M.get_metric("l2n")
+
+
+def test_bad_value_deep_in_a_large_array_names_its_row():
+    big = np.random.default_rng(1).normal(size=(5000, 3))
+    big[4321, 1] = np.inf
+    with pytest.raises(InputError, match="first inf at row 4321, column 1"):
+        MetricSuite().update(big, big + 1)
+    big[4321, 1] = 0
+    big[4000] = 0
+    with pytest.raises(InputError, match=r"all-zero row \(row 4000\)"):
+        M.l2m(big, big + 1)

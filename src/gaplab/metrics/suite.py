@@ -49,14 +49,16 @@ class MetricSuite:
 
     def update(self, x: Any, y: Any, *, image_index: Any = None) -> MetricSuite:
         """Add a batch of pairs (``image_index`` indexes into this batch's ``x``)."""
-        xa, ya, idx = check_pair(x, y, where="MetricSuite.update", image_index=image_index, min_rows=1)
+        xa, ya, idx = check_pair(
+            x, y, where="MetricSuite.update", image_index=image_index, min_rows=1, check_values=False
+        )
         if self.stats is None:
             self.stats = PairStats(dim=xa.shape[1], normalize=self.normalize, alpha=self.alpha)
         elif self.stats.dim != xa.shape[1]:
             raise InputError(
                 f"MetricSuite.update: batch has d={xa.shape[1]}, earlier batches had d={self.stats.dim}"
             )
-        accumulate(self.stats, xa, ya, idx)
+        accumulate(self.stats, xa, ya, idx, where="MetricSuite.update")
         return self
 
     def merge(self, other: MetricSuite) -> MetricSuite:

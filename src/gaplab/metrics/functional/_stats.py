@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..._validation import check_values_of
+
 __all__ = ["PairStats", "accumulate", "BLOCK_ROWS"]
 
 #: rows per block: small enough that a float64 copy of a block stays in cache.
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 1024
 
 
 @dataclass
@@ -110,10 +112,30 @@ def _offdiag_mean_cos(sum_hat: np.ndarray, n: int) -> float:
     return float((sum_hat @ sum_hat - n) / (n * (n - 1)))
 
 
-def _normalised_block(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(a, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", a, a))
-    return a / norms[:, None], a
+class _Workspace:
+    """Reused float64 buffers: a fresh multi-MB array per block costs page faults."""
+
+    def __init__(self, rows: int, dim: int) -> None:
+        self.bufs = [np.empty((rows, dim)) for _ in range(3)]
+
+
+class _Block:
+    """One block of rows upcast to float64 once, with its squared norms and inverse norms.
+
+    Validates the block on the way (a NaN/inf makes its squared norm non-finite, an all-zero
+    row makes it 0), so a huge file is checked without an extra pass.
+    """
+
+    __slots__ = ("a", "sq", "inv")
+
+    def __init__(self, src: np.ndarray, buf: np.ndarray, name: str, where: str, offset: int) -> None:
+        self.a = buf[: src.shape[0]]
+        np.copyto(self.a, src)
+        self.sq = np.einsum("ij,ij->i", self.a, self.a)
+        if not (np.isfinite(self.sq).all() and self.sq.all()):
+            check_values_of(np.asarray(src), name=name, where=where, row_offset=offset,
+                            was_half=src.dtype == np.float16)
+        self.inv = 1.0 / np.sqrt(self.sq)
 
 
 def accumulate(
@@ -123,47 +145,51 @@ def accumulate(
     image_index: np.ndarray | None = None,
     *,
     block_rows: int = BLOCK_ROWS,
+    where: str = "MetricSuite.update",
 ) -> PairStats:
-    """Add validated rows to ``stats`` in place, blockwise in float64; returns ``stats``.
+    """Add rows to ``stats`` in place, blockwise in float64; returns ``stats``.
 
     Without ``image_index`` x and y are row-paired. With it, caption k pairs with image
     ``image_index[k]`` of this batch; each image is counted once on the image side.
+    Each block is copied into a reused float64 buffer once and stays in cache while its
+    sums are taken; its values are validated there (NaN/inf, zero rows), so callers need
+    only check shapes.
     """
+    ws = _Workspace(min(block_rows, max(x.shape[0], y.shape[0])), x.shape[1])
+    bx_buf, by_buf, bg_buf = ws.bufs
     if image_index is None:
         for a in range(0, x.shape[0], block_rows):
-            xh, xr = _normalised_block(x[a : a + block_rows])
-            yh, yr = _normalised_block(y[a : a + block_rows])
-            _add_side(stats, xh, xr, "x")
-            _add_side(stats, yh, yr, "y")
-            _add_pairs(stats, xh, yh, xr, yr)
+            bx = _Block(x[a : a + block_rows], bx_buf, "x", where, a)
+            by = _Block(y[a : a + block_rows], by_buf, "y", where, a)
+            _add_side(stats, bx, "x")
+            _add_side(stats, by, "y")
+            _add_pairs(stats, bx, by)
         return stats
     for a in range(0, x.shape[0], block_rows):
-        xh, xr = _normalised_block(x[a : a + block_rows])
-        _add_side(stats, xh, xr, "x")
+        _add_side(stats, _Block(x[a : a + block_rows], bx_buf, "x", where, a), "x")
     for a in range(0, y.shape[0], block_rows):
-        yh, yr = _normalised_block(y[a : a + block_rows])
-        _add_side(stats, yh, yr, "y")
-        xh, xr = _normalised_block(x[image_index[a : a + block_rows]])
-        _add_pairs(stats, xh, yh, xr, yr)
+        by = _Block(y[a : a + block_rows], by_buf, "y", where, a)
+        _add_side(stats, by, "y")
+        _add_pairs(stats, _Block(x[image_index[a : a + block_rows]], bg_buf, "x", where, 0), by)
     return stats
 
 
-def _add_side(stats: PairStats, hat: np.ndarray, raw: np.ndarray, side: str) -> None:
-    s_hat = hat.sum(axis=0)
-    setattr(stats, f"n_{side}", getattr(stats, f"n_{side}") + hat.shape[0])
+def _add_side(stats: PairStats, b: _Block, side: str) -> None:
+    s_hat = np.einsum("i,ij->j", b.inv, b.a)  # Σ x_i/‖x_i‖ (einsum: no BLAS threading cost)
+    setattr(stats, f"n_{side}", getattr(stats, f"n_{side}") + b.a.shape[0])
     setattr(stats, f"sum_{side}hat", getattr(stats, f"sum_{side}hat") + s_hat)
-    s = s_hat if stats.normalize else raw.sum(axis=0)
+    s = s_hat if stats.normalize else b.a.sum(axis=0)
     setattr(stats, f"sum_{side}", getattr(stats, f"sum_{side}") + s)
 
 
-def _add_pairs(
-    stats: PairStats, xh: np.ndarray, yh: np.ndarray, xr: np.ndarray, yr: np.ndarray
-) -> None:
-    cos = np.einsum("ij,ij->i", xh, yh)
-    stats.n_pairs += xh.shape[0]
+def _add_pairs(stats: PairStats, bx: _Block, by: _Block) -> None:
+    dot = np.einsum("ij,ij->i", bx.a, by.a)
+    cos = dot * bx.inv * by.inv
+    stats.n_pairs += bx.a.shape[0]
     stats.sum_cos += float(cos.sum())
-    diff = (xh - yh) if stats.normalize else (xr - yr)  # direct difference: no cancellation
-    sq = np.einsum("ij,ij->i", diff, diff)
+    # ‖x̂ − ŷ‖² = 2 − 2cos (normalised) or ‖x‖² + ‖y‖² − 2x·y; clipped at 0 against rounding
+    sq = 2.0 - 2.0 * cos if stats.normalize else bx.sq + by.sq - 2.0 * dot
+    np.maximum(sq, 0.0, out=sq)
     dist = np.sqrt(sq)
     stats.sum_dist += float(dist.sum())
     stats.sum_dist_alpha += float(sq.sum() if stats.alpha == 2.0 else (dist**stats.alpha).sum())

@@ -34,9 +34,9 @@ def pair_stats(
     where: str = "pair_stats",
 ) -> PairStats:
     """Validate ``x``, ``y`` and return their :class:`PairStats` (one blockwise float64 pass)."""
-    xa, ya, idx = check_pair(x, y, where=where, image_index=image_index)
+    xa, ya, idx = check_pair(x, y, where=where, image_index=image_index, check_values=False)
     stats = PairStats(dim=xa.shape[1], normalize=normalize, alpha=alpha)
-    return accumulate(stats, xa, ya, idx)
+    return accumulate(stats, xa, ya, idx, where=where)
 
 
 def gap_vector(x: Any, y: Any, *, image_index: Any = None, normalize: bool = True) -> np.ndarray:

@@ -36,22 +36,23 @@ def retrieval_ranks(
     if normalize:
         xa, ya = normalize_rows(xa), normalize_rows(ya)
     n_img, n_txt = xa.shape[0], ya.shape[0]
-    # image → text: best score among an image's own captions, then count captions above it
+    # One pass over image blocks gives both directions from the same similarity block:
+    # rows → image→text ranks; columns → text→image counts, summed over blocks.
+    correct_t = np.einsum("ij,ij->i", xa[idx], ya)  # score of each caption with its image
     order = np.argsort(idx, kind="stable")
     i2t = np.empty(n_img, dtype=np.int64)
+    t2i = np.zeros(n_txt, dtype=np.int64)
+    cols = np.arange(n_txt)
     for lo, hi in row_blocks(n_img, n_txt, block_rows):
         s = xa[lo:hi] @ ya.T
+        own = order[(idx[order] >= lo) & (idx[order] < hi)]  # captions of these images
         best = np.full(hi - lo, -np.inf, dtype=s.dtype)
-        own = order[(idx[order] >= lo) & (idx[order] < hi)]
         np.maximum.at(best, idx[own] - lo, s[idx[own] - lo, own])
         i2t[lo:hi] = (s > best[:, None]).sum(axis=1)
+        # text→image: a caption's own image never counts against it (rounding-safe)
+        s[idx[own] - lo, cols[own]] = -np.inf
+        t2i += (s > correct_t[None, :].astype(s.dtype)).sum(axis=0)
     has_caption = np.bincount(idx, minlength=n_img) > 0
-    # text → image
-    t2i = np.empty(n_txt, dtype=np.int64)
-    for lo, hi in row_blocks(n_txt, n_img, block_rows):
-        s = ya[lo:hi] @ xa.T
-        correct = s[np.arange(hi - lo), idx[lo:hi]]
-        t2i[lo:hi] = (s > correct[:, None]).sum(axis=1)
     return i2t[has_caption], t2i
 
 
