@@ -19,7 +19,6 @@ from .._errors import GaplabError
 COMMANDS: dict[str, str] = {
     "measure": "gaplab.cli.measure:measure",
     "example": "gaplab.cli.measure:example",
-    "embed": "gaplab.cli.embed:embed",
     "mitigate": "gaplab.cli.mitigate:mitigate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
 }
