@@ -1,0 +1,164 @@
+"""Engines that run one :func:`~gaplab.scale.partial.process_shard` task per shard.
+
+* ``"local"``: a thread pool in this process (numpy and ``os.pread`` release the GIL);
+  ``workers=1`` runs the shards one after another with no pool at all.
+* ``"dask"``: one task per shard on a Dask cluster (a ``LocalCluster`` in this process by
+  default, or an existing scheduler), merges tree-reduced on the cluster. Dask is imported
+  only here, and only when this engine runs.
+
+Both engines reduce along the same :func:`~gaplab.scale.partial.tree_reduce` tree in shard
+order, so they return bit-identical statistics. With ``strict=True`` the first bad shard
+stops the run with a :class:`~gaplab.scale.sources.BadShardError` naming its file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigError, InputError
+from .partial import ShardResult, merge_results, process_shard, tree_reduce
+from .sources import BadShardError, Shard, ShardHeader
+
+__all__ = ["ShardTask", "ENGINES", "run_local", "run_dask", "run_engine"]
+
+ENGINES = ("local", "dask")
+DASK_INSTALL = "the dask engine needs dask and distributed: pip install 'gaplab[dask]'"
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One shard to process, its header, and its rows of the global sample (sorted)."""
+
+    shard: Shard
+    header: ShardHeader
+    sample_rows: np.ndarray
+
+
+def _progress(total: int, progress: bool | None, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    return tqdm(total=total, unit="shard", desc=desc, disable=disable, file=sys.stderr)
+
+
+def _check(result: ShardResult, strict: bool) -> None:
+    if strict and result.skipped:
+        raise BadShardError(result.skipped[0]["reason"])
+
+
+def run_local(
+    tasks: Sequence[ShardTask],
+    *,
+    workers: int | None = None,
+    strict: bool = True,
+    progress: bool | None = None,
+    **options: Any,
+) -> ShardResult:
+    """Process every shard on a thread pool of ``workers`` threads (default: CPU count)."""
+    workers = workers or os.cpu_count() or 1
+    results: list[ShardResult | None] = [None] * len(tasks)
+    with _progress(len(tasks), progress, "shards") as bar:
+        if workers == 1:
+            for i, t in enumerate(tasks):
+                results[i] = process_shard(t.shard, t.header, t.sample_rows, **options)
+                _check(results[i], strict)  # type: ignore[arg-type]
+                bar.update()
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaplab-shard") as pool:
+                pending = {
+                    pool.submit(process_shard, t.shard, t.header, t.sample_rows, **options): i
+                    for i, t in enumerate(tasks)
+                }
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            i = pending.pop(f)
+                            results[i] = f.result()
+                            _check(results[i], strict)  # type: ignore[arg-type]
+                            bar.update()
+                except BaseException:
+                    for f in pending:
+                        f.cancel()
+                    raise
+    return tree_reduce(results, merge_results)  # type: ignore[arg-type]
+
+
+def run_dask(
+    tasks: Sequence[ShardTask],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    strict: bool = True,
+    progress: bool | None = None,
+    processes: bool = False,
+    **options: Any,
+) -> ShardResult:
+    """One Dask task per shard, then pairwise merge tasks on the cluster (tree reduce).
+
+    ``scheduler`` is the address of an existing cluster (``tcp://host:8786``); without it a
+    ``LocalCluster`` with ``workers`` single-threaded workers is started (threads in this
+    process unless ``processes=True``) and closed afterwards. Shard paths must be readable
+    by every worker (a shared or replicated filesystem).
+    """
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError(DASK_INSTALL) from None
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as e:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({e})") from None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(
+            process_shard,
+            [t.shard for t in tasks],
+            [t.header for t in tasks],
+            [t.sample_rows for t in tasks],
+            pure=False,
+            **options,
+        )
+        total = tree_reduce(futures, lambda a, b: client.submit(merge_results, a, b, pure=False))
+        with _progress(len(tasks), progress, "shards") as bar:
+            for f in as_completed(futures):
+                if strict:
+                    skipped = f.result().skipped  # O(d) statistics and a few sampled rows
+                    if skipped:
+                        client.cancel([*futures, total])
+                        raise BadShardError(skipped[0]["reason"])
+                bar.update()
+        return total.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_engine(engine: str, tasks: Sequence[ShardTask], **kwargs: Any) -> ShardResult:
+    """Dispatch to :func:`run_local` or :func:`run_dask` by name."""
+    if not tasks:
+        raise InputError("no usable shards to measure")
+    if engine == "local":
+        kwargs.pop("scheduler", None)
+        kwargs.pop("processes", None)
+        return run_local(tasks, **kwargs)
+    if engine == "dask":
+        return run_dask(tasks, **kwargs)
+    raise ConfigError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
