@@ -1,0 +1,128 @@
+"""``gaplab mitigate`` through click's CliRunner: tables, JSON, files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from threadpoolctl import threadpool_limits
+
+from gaplab.cli import main
+from gaplab.io import load_pairs, save_pairs
+from gaplab.mitigate import list_mitigations, load_mitigation
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    rng = np.random.default_rng(0)
+    n, d, c = 80, 10, 3
+    protos = rng.normal(size=(c, d)) * 2
+    labels = np.arange(n) % c
+    z = protos[labels] + 0.5 * rng.normal(size=(n, d))
+    shift = np.zeros(d)
+    shift[0] = 2.0
+    path = tmp_path / "pairs.npz"
+    save_pairs(path, z + shift, z - shift + 0.1 * rng.normal(size=(n, d)), labels=labels,
+               class_text=protos - shift)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_all_eval_json(pairs_file):
+    r = run("mitigate", pairs_file, "--method", "all", "--eval", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert [row["method"] for row in out["rows"]] == ["none", *list_mitigations()]
+    assert out["skipped"] == [] and out["split"]["n_test_images"] == 40
+    assert all(row["zero_shot"] is not None for row in out["rows"])
+    assert all(row["l2m"] < out["rows"][0]["l2m"] for row in out["rows"][1:])
+
+
+def test_table_output_and_in_sample_mode(pairs_file):
+    r = run("mitigate", pairs_file, "--method", "center", "--eval")
+    assert r.exit_code == 0, r.output
+    assert "held-out test split" in r.output and "method" in r.output and "zs" in r.output
+    r = run("mitigate", pairs_file, "--method", "center")
+    assert r.exit_code == 0, r.output
+    assert "in-sample" in r.output and "skipped: task metrics: run with --eval" in r.output
+
+
+def test_params_and_sweep(pairs_file):
+    r = run("mitigate", pairs_file, "--method", "remove-dims", "--param", "k=3", "--json")
+    assert json.loads(r.output)["rows"][1]["params"] == {"k": 3, "renormalize": True}
+    r = run("mitigate", pairs_file, "--method", "gap-shift", "--sweep", "alpha=0,0.5,auto", "--json")
+    rows = json.loads(r.output)["rows"]
+    assert [row["method"] for row in rows] == ["none", "gap-shift(alpha=0)", "gap-shift(alpha=0.5)",
+                                               "gap-shift(alpha=auto)"]
+    r = run("mitigate", pairs_file, "--method", "center", "--method", "noise", "--param", "noise.std=0.2",
+            "--param", "renormalize=false", "--json")
+    rows = json.loads(r.output)["rows"]
+    assert rows[2]["params"]["std"] == 0.2 and rows[1]["params"] == {"renormalize": False}
+
+
+def test_labels_file_and_skips(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 6)) + 1
+    path = tmp_path / "p.npz"
+    save_pairs(path, x, x - 2 + 0.1 * rng.normal(size=x.shape))
+    r = run("mitigate", path, "--eval", "--json")
+    assert any("no class labels" in s for s in json.loads(r.output)["skipped"])
+    np.save(tmp_path / "labels.npy", np.arange(40) % 2)
+    r = run("mitigate", path, "--eval", "--json", "--labels", tmp_path / "labels.npy")
+    out = json.loads(r.output)
+    assert out["rows"][1]["probe_image"] is not None
+    assert any(s.startswith("zero_shot: no class prompt") for s in out["skipped"])
+    r = run("mitigate", path, "--eval", "--labels", tmp_path / "labels.npy")
+    assert "skipped: zero_shot" in r.output
+
+
+def test_out_and_save_state(pairs_file, tmp_path):
+    out, state = tmp_path / "fixed.npz", tmp_path / "state.json"
+    r = run("mitigate", pairs_file, "--method", "procrustes", "--eval", "--out", out, "--save-state", state)
+    assert r.exit_code == 0, r.output
+    assert f"wrote {out}" in r.output
+    fixed = load_pairs(out)
+    orig = load_pairs(pairs_file)
+    m = load_mitigation(state)
+    np.testing.assert_allclose(fixed.text, m.transform_text(orig.text))
+    np.testing.assert_allclose(fixed.meta["class_text"], m.transform_text(orig.meta["class_text"]))
+    assert fixed.meta["is_test"].sum() == 40
+    assert json.loads(str(fixed.meta["mitigation"]))["method"] == "procrustes"
+    np.testing.assert_array_equal(fixed.meta["labels"], orig.meta["labels"])
+
+
+@pytest.mark.parametrize(
+    ("args", "msg"),
+    [(["--method", "centre"], "unknown mitigation 'centre'; valid: center"),
+     (["--method", "center", "--param", "bogus=1"], "no parameter 'bogus' in center; valid: renormalize"),
+     (["--method", "center", "--param", "k"], "--param expects NAME=VALUE"),
+     (["--method", "center", "--param", "noise.std=1"], "method 'noise' is not among center"),
+     (["--method", "all", "--out", "x.npz"], "--out and --save-state need a single method"),
+     (["--method", "center", "--method", "noise", "--sweep", "std=0,1"], "--sweep needs exactly one --method"),
+     (["--method", "gap-shift", "--param", "alpha=big"], "alpha must be a number or 'auto'"),
+     (["--eval", "--test-fraction", "1.5"], "test_fraction must be in (0, 1)")],
+)
+def test_one_line_errors(pairs_file, args, msg):
+    r = run("mitigate", pairs_file, *args)
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("gaplab: error: ") and msg in r.output
+    assert "Traceback" not in r.output
+
+
+def test_missing_file_and_bad_labels(tmp_path, pairs_file):
+    r = run("mitigate", tmp_path / "nope.npz")
+    assert r.exit_code == 2 and "no such file" in r.output
+    np.save(tmp_path / "l.npy", np.zeros(3, dtype=int))
+    r = run("mitigate", pairs_file, "--eval", "--labels", tmp_path / "l.npy")
+    assert r.exit_code == 2 and "one class id per image (80)" in r.output
