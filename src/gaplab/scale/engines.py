@@ -99,6 +99,7 @@ def run_dask(
     strict: bool = True,
     progress: bool | None = None,
     processes: bool = False,
+    connect_timeout: str = "30s",
     **options: Any,
 ) -> ShardResult:
     """One Dask task per shard, then pairwise merge tasks on the cluster (tree reduce).
@@ -115,7 +116,7 @@ def run_dask(
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler, timeout=connect_timeout)
         except OSError as e:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({e})") from None
     else:
