@@ -1,1 +1,14 @@
-"""gaplab.models (see the mission's part for models)."""
+"""gaplab.models: two-tower contrastive models, small encoders and free embeddings (needs torch).
+
+:class:`TwoTower` wraps any two encoders with projection heads; :class:`MLPEncoder` and
+:class:`SmallCNN` are small built-in encoders; :class:`FreeEmbeddings` makes the points
+themselves the parameters (the sphere of paper 001, the simulations of 000 and 002).
+"""
+
+from .free import INITS, FreeEmbeddings, sphere_init
+from .towers import PROJECTIONS, MLPEncoder, SmallCNN, TwoTower, make_projection
+
+__all__ = [
+    "TwoTower", "MLPEncoder", "SmallCNN", "make_projection", "PROJECTIONS",
+    "FreeEmbeddings", "sphere_init", "INITS",
+]

@@ -1,5 +1,16 @@
 """gaplab.train: contrastive training engine (losses, temperatures, swaps, trainer)."""
 
+from .callbacks import (
+    DEFAULT_METRICS,
+    METRIC_FUNCTIONS,
+    Callback,
+    CheckpointCallback,
+    History,
+    LambdaCallback,
+    MetricsCallback,
+    SnapshotCallback,
+    compute_metrics,
+)
 from .losses import (
     LOSSES,
     alignment_loss,
@@ -39,8 +50,12 @@ from .temperature import (
     list_temperatures,
     make_temperature,
 )
+from .trainer import OPTIMIZERS, NonFiniteLossError, Trainer, mismatch_index, resolve_device
 
 __all__ = [
+    "Trainer", "NonFiniteLossError", "OPTIMIZERS", "mismatch_index", "resolve_device",
+    "Callback", "CheckpointCallback", "History", "LambdaCallback", "MetricsCallback",
+    "SnapshotCallback", "compute_metrics", "DEFAULT_METRICS", "METRIC_FUNCTIONS",
     "LOSSES", "alignment_loss", "clip_loss", "cross_uniformity_loss", "cua_loss", "cuaxu_loss",
     "get_loss", "list_losses", "nt_xent", "register_loss", "siglip_loss", "simclr_loss",
     "slip_loss", "uniformity_loss",
