@@ -6,11 +6,12 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._fs import atomic_write
 
 __all__ = ["to_jsonable", "dumps", "write_json"]
 
@@ -46,14 +47,5 @@ def dumps(obj: Any, *, indent: int | None = 2) -> str:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write JSON atomically (temporary file in the same folder, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(obj) + "\n")
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    text = dumps(obj) + "\n"
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "example": "gaplab.cli.measure:example",
     "mitigate": "gaplab.cli.mitigate:mitigate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
+    "report": "gaplab.cli.report:report",
 }
 
 

@@ -18,7 +18,6 @@ blockwise. Every failure is an :class:`~gaplab.InputError` naming the file.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._fs import atomic_write
 from .._validation import to_numpy
 
 __all__ = ["Pairs", "load_pairs", "load_embeddings", "save_pairs", "make_example_pairs"]
@@ -207,16 +207,7 @@ def save_pairs(
     if image_index is not None:
         arrays["image_index"] = to_numpy(image_index)
     arrays.update({k: np.asarray(v) for k, v in extra.items() if v is not None})
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    return atomic_write(p, lambda tmp: np.savez(tmp, **arrays))
 
 
 def make_example_pairs(
