@@ -13,8 +13,9 @@ temporary directory on local disk, deletes it afterwards, and measures in this o
 Each mode runs in a fresh subprocess, so its imports, caches and allocator state do not
 leak into the next. Peak memory: the kernel's high-water mark ``VmHWM`` from
 ``/proc/self/status``, reset with ``/proc/self/clear_refs`` (value 5) after imports and
-cluster start-up, so it counts the measurement only; a sampling thread reading ``VmRSS``
-every 5 ms cross-checks it. Both count anonymous memory and any file pages mapped into the
+cluster start-up, minus the RSS at that moment, so it counts the measurement only (warm-up
+pass included); a sampling thread reading ``VmRSS`` every 5 ms cross-checks it, and is the
+only source where ``clear_refs`` is not supported. Both count anonymous memory and any file pages mapped into the
 process (the readers use ``pread``, so the dump itself is not mapped). The first pass of
 each mode is a warm-up (page cache); times are the median of ``repeats`` passes.
 Only the exact O(N·d) statistics are timed (``sample=0``): the sampled O(N²) metrics cost
@@ -120,11 +121,11 @@ def run_mode(mode: str, root: str, workers: int, repeats: int) -> dict:
         def once():
             return run_local(tasks, workers=w, strict=True, progress=False)
 
-    once()  # warm-up: page cache, thread start, first-call overheads
-    base = _status("VmRSS")
+    base = _status("VmRSS")  # after imports and cluster start-up, before any shard is read
     hwm_ok = _reset_hwm()
     sampler = RssSampler()
     sampler.start()
+    once()  # warm-up (page cache, first-call overheads): untimed, but its memory counts
     times, result = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -154,7 +155,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=2_000_000)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--shards", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", default="2", help="threads/Dask workers; a list (2,8) adds rows")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dir", default=None, help="parent folder on local disk (default: system temp)")
     ap.add_argument("--json", default=None, help="also write the results here")
@@ -162,8 +163,9 @@ def main() -> None:
     ap.add_argument("--_root", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._mode:
-        print(json.dumps(run_mode(args._mode, args._root, args.workers, args.repeats)))
+        print(json.dumps(run_mode(args._mode, args._root, int(args.workers), args.repeats)))
         return
+    worker_counts = [int(w) for w in str(args.workers).split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="gaplab-bench-scale-", dir=args.dir))
     try:
@@ -174,31 +176,37 @@ def main() -> None:
         print(f"generated {args.pairs:,} pairs x {args.dim} float16 in {args.shards} shards "
               f"({shard_bytes / 2**20:.0f} MiB per shard pair) in {gen_s:.1f} s at {tmp}", file=sys.stderr)
         rows = []
-        for mode in ("single", "threads", "dask"):
+        runs = [("single", 1)] + [(m, w) for w in worker_counts for m in ("threads", "dask")]
+        for mode, w in runs:
             cmd = [sys.executable, __file__, "--_mode", mode, "--_root", str(tmp / "dump"),
-                   "--workers", str(args.workers), "--repeats", str(args.repeats)]
+                   "--workers", str(w), "--repeats", str(args.repeats)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"  {mode}: {rows[-1]['seconds']:.2f} s", file=sys.stderr)
+            rows.append({**json.loads(out.stdout.strip().splitlines()[-1]), "workers": w})
+            print(f"  {mode} x{w}: {rows[-1]['seconds']:.2f} s", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    by = {r["mode"]: r for r in rows}
+    by = {(r["mode"], r["workers"]): r for r in rows}
+    single = by[("single", 1)]["seconds"]
     assert len({round(r["l2m"], 12) for r in rows}) == 1, "engines disagree"
     gb = args.pairs * args.dim * 2 * 2 / 1e9
-    print(f"\n{args.pairs:,} pairs x {args.dim} float16, {args.shards} shards, {args.workers} workers, "
-          f"{os.cpu_count()} CPUs; median of {args.repeats}")
-    print("| mode | time (s) | pairs/s | GB/s read | speed-up vs single | peak extra RSS (MiB) | "
-          "peak / shard pair |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n{args.pairs:,} pairs x {args.dim} float16, {args.shards} shards, {os.cpu_count()} CPUs, "
+          f"numpy {np.__version__}, Python {sys.version.split()[0]}; median of {args.repeats} "
+          f"after a warm-up pass; peak = VmHWM{'' if rows[0]['hwm_reset'] else ' (sampled VmRSS)'}")
+    print("| mode | workers | time (s) | M pairs/s | GB/s read | speed-up vs single | "
+          "peak extra RSS (MiB) | peak / shard pair |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['mode']} | {r['seconds']:.2f} | {args.pairs / r['seconds'] / 1e6:.2f} M | "
-              f"{gb / r['seconds']:.2f} | {by['single']['seconds'] / r['seconds']:.2f}x | "
+        print(f"| {r['mode']} | {r['workers']} | {r['seconds']:.2f} | {args.pairs / r['seconds'] / 1e6:.2f} | "
+              f"{gb / r['seconds']:.2f} | {single / r['seconds']:.2f}x | "
               f"{r['peak_extra'] / 2**20:.0f} | {r['peak_extra'] / shard_bytes:.3f} |")
-    thr, dsk = by["threads"]["seconds"], by["dask"]["seconds"]
-    print(f"\nthreads vs single: {by['single']['seconds'] / thr:.2f}x (goal >= 1.5x); "
-          f"dask / threads: {dsk / thr:.2f} (goal <= 1.3); "
-          f"max peak extra: {max(r['peak_extra'] for r in rows) / shard_bytes:.3f} shard pairs (goal < 2)")
+    print()
+    for w in worker_counts:
+        thr, dsk = by[("threads", w)]["seconds"], by[("dask", w)]["seconds"]
+        print(f"{w} workers: threads vs single {single / thr:.2f}x (goal >= 1.5x on 2); "
+              f"dask / threads {dsk / thr:.2f} (goal <= 1.3)")
+    print(f"max peak extra: {max(r['peak_extra'] for r in rows) / shard_bytes:.3f} shard pairs (goal < 2)")
+    by = {m: by[(m, w)] for (m, w) in by if w == worker_counts[0] or m == "single"}
     per_shard = by["single"]["shard_seconds_mean"]
     per_pair = per_shard / (args.pairs / args.shards)
     proj = 2e9 * per_pair / 32
