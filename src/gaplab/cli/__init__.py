@@ -19,9 +19,11 @@ from .._errors import GaplabError
 COMMANDS: dict[str, str] = {
     "measure": "gaplab.cli.measure:measure",
     "example": "gaplab.cli.measure:example",
+    "embed": "gaplab.cli.embed:embed",
     "mitigate": "gaplab.cli.mitigate:mitigate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
     "report": "gaplab.cli.report:report",
+    "demo": "gaplab.cli.demo:demo",
 }
 
 

@@ -1,0 +1,143 @@
+"""``gaplab embed``: encode a dataset or a folder of images + captions into a pairs file."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._errors import InputError
+from ._common import echo_json
+
+
+def _load_data(
+    dataset: str | None,
+    images: Path | None,
+    captions: Path | None,
+    options: dict[str, Any],
+) -> Any:
+    from ..data import DATASETS, load_dataset, load_image_folder
+
+    if dataset is not None and (images is not None or captions is not None):
+        raise InputError("embed: give either --dataset or --images with --captions, not both")
+    if dataset is None:
+        if images is None or captions is None:
+            raise InputError("embed: give --dataset NAME, or both --images DIR and --captions FILE")
+        used = [k for k, v in options.items() if v is not None and k != "seed"]
+        if used:
+            flags = ", ".join("--" + k.replace("_", "-").replace("path", "data-path") for k in used)
+            raise InputError(f"embed: {flags} only apply to --dataset, not to --images/--captions")
+        return load_image_folder(images, captions)
+    if dataset == "folder":
+        raise InputError("embed: for your own images use --images DIR --captions FILE instead of --dataset folder")
+    loader = DATASETS.get(dataset) if dataset in DATASETS else None
+    if loader is not None:
+        accepted = inspect.signature(loader).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+        for k, v in options.items():
+            if v is not None and k not in accepted and not takes_any:
+                flag = "--data-path" if k == "path" else "--" + k.replace("_", "-")
+                raise InputError(f"embed: {flag} does not apply to dataset {dataset!r}")
+    return load_dataset(dataset, **options)
+
+
+@click.command()
+@click.option("--model", "-m", "model", required=True,
+              help="Built-in name (gaplab-minilm-digits, ...), a local CLIP/SigLIP folder, or a cached model id.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Weights for a built-in model (from gaplab train).")
+@click.option("--dataset", "-d", help="A registered dataset: digits, fashion-mnist, mad, ...")
+@click.option("--images", type=click.Path(path_type=Path), help="Folder of your images.")
+@click.option("--captions", type=click.Path(path_type=Path), help="CSV/JSONL with image and caption columns.")
+@click.option("--split", default=None, help="Dataset split: train, test or all (the dataset's default if unset).")
+@click.option("--limit", type=int, help="Embed a seeded random subset of at most this many images.")
+@click.option("--captions-per-image", type=int, help="Captions drawn per image from the templates.")
+@click.option("--data-path", type=click.Path(path_type=Path), help="Where the dataset's files are (Fashion-MNIST).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split, subset and captions.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Output pairs file (.npz).")
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps, or auto.")
+@click.option("--fp16/--no-fp16", default=None, help="Half precision (GPU only; default on for GPU).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def embed(
+    model: str,
+    checkpoint: Path | None,
+    dataset: str | None,
+    images: Path | None,
+    captions: Path | None,
+    split: str | None,
+    limit: int | None,
+    captions_per_image: int | None,
+    data_path: Path | None,
+    seed: int,
+    out: Path,
+    batch_size: int,
+    device: str,
+    fp16: bool | None,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Encode image–caption pairs with a model and write a pairs file for `gaplab measure`.
+
+    \b
+    gaplab embed --dataset digits --model gaplab-minilm-digits --out d.npz
+    gaplab embed --model ./my-clip --images photos/ --captions captions.csv --out p.npz
+
+    The file holds image and text embeddings, image_index (when an image has several
+    captions), ids, labels, captions and the model name. Nothing is downloaded; the file
+    is written atomically once everything is encoded.
+    """
+    import numpy as np
+
+    from ..io import save_pairs
+
+    if out.suffix.lower() != ".npz":
+        raise InputError(f"embed: --out must be a .npz file, got {out}")
+    if out.is_dir():
+        raise InputError(f"embed: --out {out} is a folder; give a file name ending in .npz")
+    if batch_size < 1:
+        raise InputError(f"embed: --batch-size must be positive, got {batch_size}")
+    options = {"split": split, "limit": limit, "captions_per_image": captions_per_image, "path": data_path, "seed": seed}
+    data = _load_data(dataset, images, captions, options)
+
+    from ..models.adapters import embed_dataset, load_encoder
+
+    t0 = time.perf_counter()
+    encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint)
+    t1 = time.perf_counter()
+    image_emb, text_emb = embed_dataset(encoder, data, batch_size=batch_size, progress=progress)
+    t2 = time.perf_counter()
+    identity = data.n_captions == data.n_images and bool(np.all(data.image_index == np.arange(data.n_images)))
+    extra: dict[str, Any] = {
+        "ids": np.asarray(data.ids).astype(str),
+        "model": str(getattr(encoder, "name", model)),
+        "dataset": data.name,
+        "split": data.split,
+        "captions": np.asarray(data.captions, dtype=str),
+    }
+    if data.labels is not None:
+        extra["labels"] = np.asarray(data.labels)
+        extra["class_names"] = np.asarray(data.class_names, dtype=str)
+    save_pairs(out, image_emb, text_emb, image_index=None if identity else data.image_index, **extra)
+    summary = {
+        "out": str(out),
+        "model": extra["model"],
+        "dataset": data.name,
+        "split": data.split,
+        "n_images": data.n_images,
+        "n_captions": data.n_captions,
+        "dim": int(image_emb.shape[1]),
+        "load_seconds": round(t1 - t0, 3),
+        "encode_seconds": round(t2 - t1, 3),
+        "pairs_per_second": round(data.n_captions / max(t2 - t1, 1e-9), 1),
+    }
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(
+            f"wrote {out}: {data.n_images} images, {data.n_captions} captions, d={summary['dim']}, "
+            f"model {summary['model']} ({summary['encode_seconds']:.1f} s, {summary['pairs_per_second']:.0f} pairs/s)"
+        )
