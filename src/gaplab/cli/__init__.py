@@ -23,7 +23,6 @@ COMMANDS: dict[str, str] = {
     "mitigate": "gaplab.cli.mitigate:mitigate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
     "report": "gaplab.cli.report:report",
-    "demo": "gaplab.cli.demo:demo",
 }
 
 
