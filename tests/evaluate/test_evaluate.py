@@ -245,7 +245,8 @@ def test_sw_dimension_mismatch():
 def test_mixed_retrieval_identical_modalities_find_pairs():
     x = np.random.default_rng(0).normal(size=(30, 5))
     r = mixed_modality_retrieval(x, x)
-    assert r == {"same_modality_top1": 0.0, "pair_r1": 1.0}
+    assert r == {"same_modality_top1": 0.0, "same_modality_top1_image_queries": 0.0,
+                 "same_modality_top1_text_queries": 0.0, "pair_r1": 1.0}
 
 
 def test_mixed_retrieval_gap_finds_own_modality():
@@ -260,3 +261,25 @@ def test_kmeans_and_probe():
     assert linear_probe(x[:60], labels[:60], x[60:], labels[60:]) > 0.9
     with pytest.raises(InputError, match="single class"):
         linear_probe(x[:10], np.zeros(10, dtype=int), x[10:], labels[10:])
+
+
+def test_class_prompts_from_train_captions():
+    x, y, labels, _ = labelled()
+    r = compare(x, y, ["multi-mean"], labels=labels, class_text="train-captions", test=np.arange(0, 120, 4))
+    assert r["skipped"] == [] and "train-split caption" in r["notes"][0]
+    assert r["rows"][0]["zero_shot"] > 0.8
+    with pytest.raises(InputError, match="class_text must be a \\(C, d\\) array or 'train-captions'"):
+        compare(x, y, labels=labels, class_text="prompts")
+    lab = labels.copy()
+    lab[lab == 2] = 3  # class 2 absent everywhere
+    with pytest.raises(InputError, match="class 2 has no train caption"):
+        compare(x, y, labels=lab, class_text="train-captions")
+
+
+def test_mixed_retrieval_split_by_query_modality():
+    x = np.eye(4)[:, :3] + 0.01  # 4 images
+    y = np.repeat([[0.0, 0.0, 1.0]], 4, axis=0) + np.arange(4)[:, None] * 1e-3  # near-duplicate texts
+    r = mixed_modality_retrieval(x, y)
+    assert r["same_modality_top1_text_queries"] == 1.0
+    assert r["same_modality_top1"] == pytest.approx(
+        (4 * r["same_modality_top1_image_queries"] + 4 * r["same_modality_top1_text_queries"]) / 8)

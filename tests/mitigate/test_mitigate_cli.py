@@ -126,3 +126,15 @@ def test_missing_file_and_bad_labels(tmp_path, pairs_file):
     np.save(tmp_path / "l.npy", np.zeros(3, dtype=int))
     r = run("mitigate", pairs_file, "--eval", "--labels", tmp_path / "l.npy")
     assert r.exit_code == 2 and "one class id per image (80)" in r.output
+
+
+def test_class_text_from_train_captions(tmp_path):
+    rng = np.random.default_rng(2)
+    labels = np.arange(60) % 3
+    protos = rng.normal(size=(3, 8)) * 2
+    x = protos[labels] + 0.3 * rng.normal(size=(60, 8)) + 1
+    path = tmp_path / "p.npz"
+    save_pairs(path, x, protos[labels] - 1, labels=labels)
+    r = run("mitigate", path, "--eval", "--class-text", "train-captions")
+    assert r.exit_code == 0, r.output
+    assert "note: zero_shot: class prompts" in r.output and " zs " in r.output

@@ -31,6 +31,7 @@ COLUMNS: dict[str, str] = {
     "kmeans_vmeasure": "km_V",
     "kmeans_modality_ari": "km_mod",
     "mixed_same_modality": "mix_same",
+    "mixed_same_modality_img": "mix_img",
     "mixed_pair_r1": "mix_pair",
 }
 
@@ -96,6 +97,10 @@ def _load_array(path: Path, what: str) -> Any:
     return a
 
 
+def _is_array(v: Any) -> bool:
+    return v is not None and not isinstance(v, str)
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -140,7 +145,8 @@ def _label(name: str, params: dict[str, Any]) -> str:
 @click.option("--labels", "labels_file", type=click.Path(path_type=Path),
               help="Class id per image (.npy/.txt/.csv); default: the pairs file's 'labels' entry.")
 @click.option("--class-text", "class_text_file", type=click.Path(path_type=Path),
-              help="Class prompt embeddings (C, d) for zero-shot; default: the pairs file's 'class_text'.")
+              help="Class prompt embeddings (C, d) for zero-shot; default: the pairs file's "
+                   "'class_text'. 'train-captions': class means of the train-split captions.")
 @click.option("--test-fraction", default=0.5, show_default=True, type=float, help="Share of images held out.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and the metrics.")
 @click.option("--out", type=click.Path(path_type=Path),
@@ -225,11 +231,12 @@ def mitigate(
             raise InputError(
                 f"labels must hold one class id per image ({pairs.image.shape[0]}), got shape {labels.shape}"
             )
-    class_text = (
-        _load_array(class_text_file, "class prompt embeddings")
-        if class_text_file is not None
-        else pairs.meta.get("class_text")
-    )
+    if class_text_file is not None and str(class_text_file) == "train-captions":
+        class_text: Any = "train-captions"
+    elif class_text_file is not None:
+        class_text = _load_array(class_text_file, "class prompt embeddings")
+    else:
+        class_text = pairs.meta.get("class_text")
     x = np.asarray(pairs.image)
     y = np.asarray(pairs.text)
 
@@ -253,7 +260,7 @@ def mitigate(
                 xa, ya = x, y
                 p: dict[str, Any] = {}
             else:
-                kw = {"query_text": class_text} if "query_text" in m.fit_params and class_text is not None else {}
+                kw = {"query_text": class_text} if "query_text" in m.fit_params and _is_array(class_text) else {}
                 m.fit(x, y, image_index=pairs.image_index, **kw)
                 xa, ya = m.transform(x, y)
                 p = m.get_params()
@@ -275,13 +282,13 @@ def mitigate(
         label, m = todo[0]
         idx = pairs.image_index
         fit_idx = None if idx is None else np.searchsorted(fit_images, np.asarray(idx)[fit_texts])
-        kw = {"query_text": class_text} if "query_text" in m.fit_params and class_text is not None else {}
+        kw = {"query_text": class_text} if "query_text" in m.fit_params and _is_array(class_text) else {}
         m.fit(x[fit_images], y[fit_texts], image_index=fit_idx, **kw)
         if save_state is not None:
             result["state_file"] = str(m.save(save_state))
         if out is not None:
             extra: dict[str, Any] = {k: v for k, v in pairs.meta.items() if k != "class_text"}
-            if class_text is not None:
+            if _is_array(class_text):
                 extra["class_text"] = getattr(m, "transform_query", m.transform_text)(class_text)
             if do_eval:
                 is_test = np.ones(x.shape[0], dtype=np.int8)
@@ -303,6 +310,8 @@ def mitigate(
     click.echo("")
     for k in shown:
         click.echo(f"  {COLUMNS[k]:<9} {result['meanings'][k]}")
+    for note in result.get("notes", []):
+        click.echo(f"note: {note}")
     for note in result["skipped"]:
         click.echo(f"skipped: {note}")
     for k in ("state_file", "out"):

@@ -37,6 +37,7 @@ ROW_KEYS: dict[str, str] = {
     "kmeans_vmeasure": "k-means on images+texts vs class labels (V-measure)",
     "kmeans_modality_ari": "k-means clusters vs modality (ARI; 0 = clusters ignore modality)",
     "mixed_same_modality": "mixed corpus: top hit has the query's modality (gap-free ~0.5)",
+    "mixed_same_modality_img": "the same, image queries only (no duplicate captions involved)",
     "mixed_pair_r1": "mixed corpus: top hit is the query's pair",
 }
 
@@ -155,6 +156,7 @@ class _Data:
     query_text: np.ndarray | None
     split: Split
     skipped: list[str]
+    notes: list[str]
 
 
 def _prepare(
@@ -166,8 +168,22 @@ def _prepare(
         idx = np.arange(y.shape[0])
     skipped: list[str] = []
     lab = None if labels is None else _labels(labels, x.shape[0], "evaluate")
+    split = split_pairs(x.shape[0], image_index=idx, test_fraction=test_fraction, seed=seed,
+                        train=train, test=test)
+    if split.test_images.size < 4:
+        raise InputError(f"evaluate: the test split has {split.test_images.size} images; need at least 4")
     ct = None
-    if class_text is not None:
+    notes: list[str] = []
+    if isinstance(class_text, str):
+        if class_text != "train-captions":
+            raise InputError(
+                f"evaluate: class_text must be a (C, d) array or 'train-captions', got {class_text!r}"
+            )
+        if lab is not None:
+            ct = _class_means(y, lab[idx], split.train_texts)
+            notes.append("zero_shot: class prompts = normalised mean of each class's train-split "
+                         "caption embeddings (no class_text given; test captions unused)")
+    elif class_text is not None:
         ct = check_embeddings(class_text, name="class_text", where="evaluate", min_rows=1)
         if ct.shape[1] != x.shape[1]:
             raise InputError(f"evaluate: class_text has d = {ct.shape[1]}, the embeddings {x.shape[1]}")
@@ -185,12 +201,25 @@ def _prepare(
                        "(pass labels= / --labels FILE or a 'labels' entry in the pairs file)")
     elif ct is None:
         skipped.append("zero_shot: no class prompt embeddings (pass class_text= or a "
-                       "'class_text' (C, d) entry in the pairs file)")
-    split = split_pairs(x.shape[0], image_index=idx, test_fraction=test_fraction, seed=seed,
-                        train=train, test=test)
-    if split.test_images.size < 4:
-        raise InputError(f"evaluate: the test split has {split.test_images.size} images; need at least 4")
-    return _Data(x, y, idx, lab, ct, qt, split, skipped)
+                       "'class_text' (C, d) entry in the pairs file, or class_text='train-captions' "
+                       "/ --class-text train-captions to use the train captions' class means)")
+    return _Data(x, y, idx, lab, ct, qt, split, skipped, notes)
+
+
+def _class_means(y: np.ndarray, text_labels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Row c: normalised mean of the normalised texts of class c among ``rows``."""
+    yn = normalize_rows(y[rows].astype(np.float64))
+    lab = text_labels[rows]
+    n_classes = int(text_labels.max()) + 1
+    missing = sorted(set(range(n_classes)) - set(lab.tolist()))
+    if missing:
+        raise InputError(
+            f"evaluate: class_text='train-captions' needs every class in the train split; "
+            f"class {missing[0]} has no train caption"
+        )
+    sums = np.zeros((n_classes, y.shape[1]))
+    np.add.at(sums, lab, yn)
+    return normalize_rows(sums)
 
 
 def _as_mitigation(m: Any) -> tuple[str, Any]:
@@ -256,6 +285,7 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
             skipped.append("kmeans_*: the test split holds a single class")
     mixed = mixed_modality_retrieval(xte, yte, image_index=ii)
     row["mixed_same_modality"] = mixed["same_modality_top1"]
+    row["mixed_same_modality_img"] = mixed["same_modality_top1_image_queries"]
     row["mixed_pair_r1"] = mixed["pair_r1"]
     return row
 
@@ -293,8 +323,11 @@ def compare(
         What to compare; ``"all"`` inside the list expands to every registered method.
     labels : int array (N,), optional
         Class of each image (captions inherit it). Needed by zero-shot, probes, k-means.
-    class_text : array (C, d), optional
+    class_text : array (C, d) or "train-captions", optional
         One prompt embedding per class (row c = class c). Needed by zero-shot.
+        ``"train-captions"`` builds them from the data: the normalised mean of each class's
+        *train-split* caption embeddings (listed in ``notes``); fits templated captions
+        such as "a handwritten seven." well.
     query_text : array (Q, d), optional
         Query-text calibration set for ``multi-mean`` (default: ``class_text``).
     test_fraction, seed, train, test
@@ -341,6 +374,7 @@ def compare(
         "dim": int(d.x.shape[1]),
         "split": {**d.split.to_dict(), "test_fraction": test_fraction, "seed": seed},
         "skipped": skipped,
+        "notes": d.notes,
         "gap_keys": list(GAP_KEYS),
         "rows": rows,
         "meanings": ROW_KEYS,
