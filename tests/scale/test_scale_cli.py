@@ -89,3 +89,8 @@ def test_single_file_unchanged(tmp_path):
 def test_dir_with_image_text_is_usage_error(dump, tmp_path):
     res = run(dump, "--image", tmp_path / "a.npy", "--text", tmp_path / "b.npy")
     assert res.exit_code == 2 and "cannot be combined with a shard directory" in res.output
+
+
+def test_scheduler_needs_dask(dump):
+    res = run(dump, "--fast", "--engine", "local", "--scheduler", "tcp://127.0.0.1:1")
+    assert res.exit_code == 2 and "needs engine='dask' (--engine dask)" in res.stderr

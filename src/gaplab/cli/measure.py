@@ -62,7 +62,8 @@ def measure(
         if image is not None or text is not None:
             raise click.UsageError("--image/--text cannot be combined with a shard directory or glob")
         _measure_shards(pairs_file, image_key=image_key, text_key=text_key, temperature=temperature,
-                        seed=seed, fast=fast, as_json=as_json, engine=engine or "local",
+                        seed=seed, fast=fast, as_json=as_json,
+                        engine=engine or ("dask" if scheduler else "local"),
                         workers=workers, sample=sample, scheduler=scheduler,
                         skip_bad_shards=bool(skip_bad_shards))
         return

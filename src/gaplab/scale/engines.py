@@ -157,7 +157,8 @@ def run_engine(engine: str, tasks: Sequence[ShardTask], **kwargs: Any) -> ShardR
     if not tasks:
         raise InputError("no usable shards to measure")
     if engine == "local":
-        kwargs.pop("scheduler", None)
+        if kwargs.pop("scheduler", None):
+            raise ConfigError("a Dask scheduler address needs engine='dask' (--engine dask)")
         kwargs.pop("processes", None)
         return run_local(tasks, **kwargs)
     if engine == "dask":

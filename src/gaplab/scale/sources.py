@@ -84,7 +84,8 @@ def discover_shards(
 
     Shards come in natural order (``img_emb_2`` before ``img_emb_10``). An image shard
     without its text shard (or the reverse) is returned with ``problem`` set, so the caller
-    can stop or skip it; nothing else is opened here.
+    can stop or skip it; nothing else is opened here. Paths are made absolute, so the
+    shards can be handed to workers of a remote Dask cluster that see the same filesystem.
 
     Raises
     ------
@@ -101,11 +102,11 @@ def discover_shards(
     ['part-0.npz', 'part-1.npz']
     """
     if isinstance(source, (list, tuple)):
-        files = [Path(s) for s in source]
+        files = [Path(s).absolute() for s in source]
         root = Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path(".")
         return _from_files(files, root, str(source))
     src = str(source)
-    p = Path(src)
+    p = Path(src).absolute()  # workers of a remote cluster do not share our working directory
     if p.is_dir():
         if (p / "img_emb").is_dir() or (p / "text_emb").is_dir():
             return _clip_retrieval(p)
@@ -120,7 +121,7 @@ def discover_shards(
             )
         return _from_files(files, p, src)
     if _has_magic(src):
-        files = sorted((Path(f) for f in _glob.glob(src) if Path(f).is_file()), key=_natural_key)
+        files = sorted((Path(f).absolute() for f in _glob.glob(src) if Path(f).is_file()), key=_natural_key)
         if not files:
             raise InputError(f"{src}: the glob matches no files")
         root = Path(os.path.commonpath([str(f.parent) for f in files]))
