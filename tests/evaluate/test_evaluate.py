@@ -283,3 +283,12 @@ def test_mixed_retrieval_split_by_query_modality():
     assert r["same_modality_top1_text_queries"] == 1.0
     assert r["same_modality_top1"] == pytest.approx(
         (4 * r["same_modality_top1_image_queries"] + 4 * r["same_modality_top1_text_queries"]) / 8)
+
+
+def test_rows_report_fitted_state():
+    x, y, labels, _ = labelled()
+    r = compare(x, y, {"shift": "gap-shift", "dims": "remove-dims"})
+    assert [row["method"] for row in r["rows"]] == ["none", "shift", "dims"]
+    assert r["rows"][0]["fitted"] == {}
+    assert r["rows"][1]["fitted"] == {"alpha_": 1.0}
+    assert len(r["rows"][2]["fitted"]["dims_"]) == 2

@@ -234,6 +234,20 @@ def _as_mitigation(m: Any) -> tuple[str, Any]:
     raise InputError(f"evaluate: mitigation must be a name or a Mitigation, got {type(m).__name__}")
 
 
+def _fitted_summary(m: Any) -> dict[str, Any]:
+    """Scalars and small integer arrays of the fitted state (e.g. ``alpha_``, ``dims_``)."""
+    out: dict[str, Any] = {}
+    for k in getattr(m, "_state_names", list)():
+        v = getattr(m, k)
+        if k == "n_features_in_":
+            continue
+        if isinstance(v, (bool, int, float, str, np.generic)):
+            out[k] = v.item() if isinstance(v, np.generic) else v
+        elif isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.integer) and v.size <= 64:
+            out[k] = v.tolist()
+    return out
+
+
 def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_projections: int,
            skipped: list[str]) -> dict[str, Any]:
     s = d.split
@@ -249,7 +263,7 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
     idx_te = np.searchsorted(s.test_images, d.idx[s.test_texts])
     one_to_one = idx_te.size == s.test_images.size and np.array_equal(idx_te, np.arange(idx_te.size))
     ii = None if one_to_one else idx_te
-    row: dict[str, Any] = {"method": label, "params": m.get_params()}
+    row: dict[str, Any] = {"method": label, "params": m.get_params(), "fitted": _fitted_summary(m)}
     row["l2m"] = l2m(xte, yte, image_index=ii)
     row["rmg"] = rmg(xte, yte, image_index=ii)
     row["l2i"] = l2i(xte, yte, image_index=ii)
@@ -335,8 +349,10 @@ def compare(
 
     Returns
     -------
-    dict with ``split`` (sizes), ``skipped`` (list of notes), ``rows`` (one dict per method,
-    keys :data:`ROW_KEYS` plus ``params``), ``gap_keys`` and ``meanings``.
+    dict with ``split`` (sizes), ``skipped`` (what was not computed and why), ``notes``,
+    ``rows`` (one dict per method: keys :data:`ROW_KEYS`, ``params``, and ``fitted`` — the
+    scalar fitted state such as ``alpha_`` or the removed ``dims_``), ``gap_keys`` and
+    ``meanings``.
 
     Examples
     --------
