@@ -1,0 +1,41 @@
+"""information-imbalance (004 Fig. 1b): quick run, the claims that hold at quick scale."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gaplab.recipes import reproduce
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("infoimb")
+    return reproduce("information-imbalance", quick=True, out=out, seed=0, verbose=False, progress=False)
+
+
+def test_outputs_written(run):
+    data = json.loads((run.out / "results.json").read_text())
+    assert data["recipe"] == "information-imbalance" and data["config"]["quick"] is True
+    assert (run.out / "information_imbalance.png").stat().st_size > 10_000
+    assert len(data["claims"]) == 7 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert run.measured["attributes"] == [1, 3, 5]
+
+
+def test_gap_falls_with_caption_information(run):
+    m = run.measured["mean"]
+    assert m["l2m"][0] > m["l2m"][-1] + 0.1
+    assert m["rmg"][0] > m["rmg"][-1] + 0.1
+    assert run.measured["spearman_vs_k"]["l2m"] < 0
+    claims = {c.claim.split(" (")[0]: c.held for c in run.claims}
+    assert claims["Modality gap"] is True
+
+
+def test_training_reduces_the_gap_below_init_with_full_captions(run):
+    assert run.measured["mean"]["l2m"][-1] < run.measured["l2m_at_init"]
+
+
+def test_attribute_accuracy_above_chance(run):
+    # 16 attribute values over 5 factors: mean chance level is mean(1/2, 1/2, 1/2, 1/3, 1/7) ≈ 0.40
+    assert run.measured["mean"]["zs_attributes"][-1] > 0.45

@@ -1,0 +1,37 @@
+"""neighbourhoods (004 Table 1, §3): quick run on a MAD model, claims asserted from the measurement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gaplab.recipes import reproduce
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("neigh")
+    return reproduce("neighbourhoods", quick=True, out=out, seed=0, verbose=False, progress=False)
+
+
+def test_outputs_written(run):
+    data = json.loads((run.out / "results.json").read_text())
+    assert data["recipe"] == "neighbourhoods" and data["config"]["quick"] is True
+    assert (run.out / "neighbourhoods.png").stat().st_size > 10_000
+    assert len(data["claims"]) == 3 and all(isinstance(c["held"], bool) for c in data["claims"])
+
+
+def test_neighbourhood_orderings_differ_across_modalities(run):
+    ktd = run.measured["ktd"]
+    assert set(ktd) == {"digit", "colour"}
+    assert all(0.0 <= v <= 1.0 for v in ktd.values())
+    assert ktd["digit"] >= 0.25
+
+
+def test_gap_correction_raises_ideal_word_image_cosine(run):
+    m = run.measured
+    assert len(m["ideal_values"]) == 16  # every attribute value of MAD
+    assert m["cos_corrected_mean"] > m["cos_raw_mean"] + 0.1
+    assert np.all(np.array(m["cos_corrected"]) > np.array(m["cos_raw"]) - 1e-9) or m["gap_norm"] > 0
