@@ -11,6 +11,7 @@ from .callbacks import (
     SnapshotCallback,
     compute_metrics,
 )
+from .fast import FAST_LOSSES, FastRun, sphere_grid_fast, train_free_embeddings_fast
 from .losses import (
     LOSSES,
     alignment_loss,
@@ -53,6 +54,7 @@ from .temperature import (
 from .trainer import OPTIMIZERS, NonFiniteLossError, Trainer, mismatch_index, resolve_device
 
 __all__ = [
+    "train_free_embeddings_fast", "sphere_grid_fast", "FastRun", "FAST_LOSSES",
     "Trainer", "NonFiniteLossError", "OPTIMIZERS", "mismatch_index", "resolve_device",
     "Callback", "CheckpointCallback", "History", "LambdaCallback", "MetricsCallback",
     "SnapshotCallback", "compute_metrics", "DEFAULT_METRICS", "METRIC_FUNCTIONS",

@@ -1,0 +1,86 @@
+"""The numba fast path equals the autograd Trainer to 1e-10 in float64 over 1,000 steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("numba")
+
+from gaplab import ConfigError  # noqa: E402
+from gaplab.models import FreeEmbeddings, sphere_init  # noqa: E402
+from gaplab.train import NonFiniteLossError, Trainer, linear_schedule  # noqa: E402
+from gaplab.train.fast import sphere_grid_fast, train_free_embeddings_fast  # noqa: E402
+
+
+def autograd_run(x0, y0, steps, **kw):
+    m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
+    tr = Trainer(m, steps=steps, lr=kw.pop("lr", 0.01), batch_size=kw.pop("batch_size", 10), **kw)
+    tr.fit()
+    return m.x.detach().numpy(), m.y.detach().numpy()
+
+
+@pytest.mark.parametrize("loss, kw, init", [
+    ("clip", {}, "polar"),
+    ("simclr", {}, "nearby"),
+    ("slip", {}, "overlapped"),
+    ("slip", {"views": "paired", "simclr_weight": 0.5}, "polar"),
+])
+def test_fast_equals_autograd_1000_steps(loss, kw, init):
+    x0, y0 = sphere_init(200, 3, init, seed=0)
+    fast = train_free_embeddings_fast(x0, y0, loss=loss, loss_kwargs=kw, steps=1000, seed=4, mismatch=0.1)
+    ax, ay = autograd_run(x0, y0, 1000, loss=loss, loss_kwargs=kw, seed=4, mismatch=0.1, temperature=0.07)
+    assert np.abs(fast.params_x - ax).max() < 1e-10
+    assert np.abs(fast.params_y - ay).max() < 1e-10
+    assert np.abs(fast.params_x - x0).max() > 1e-3  # it did move
+
+
+def test_fast_schedule_and_simclr_temperature_equal_autograd():
+    x0, y0 = sphere_init(60, 4, "random", seed=2)
+    sched = linear_schedule(0.05, 0.5, 300)
+    fast = train_free_embeddings_fast(x0, y0, loss="clip", temperature=sched, steps=300, seed=1, lr=0.05,
+                                      batch_size=12)
+    ax, ay = autograd_run(x0, y0, 300, loss="clip", temperature=sched, seed=1, lr=0.05, batch_size=12)
+    assert np.abs(fast.params_x - ax).max() < 1e-10 and np.abs(fast.params_y - ay).max() < 1e-10
+    kw = {"simclr_temperature": 0.2}
+    fast = train_free_embeddings_fast(x0, y0, loss="slip", loss_kwargs=kw, temperature=0.1, steps=200)
+    ax, ay = autograd_run(x0, y0, 200, loss="slip", loss_kwargs=kw, temperature=0.1)
+    assert np.abs(fast.params_x - ax).max() < 1e-10 and np.abs(fast.params_y - ay).max() < 1e-10
+
+
+def test_many_runs_equal_single_runs_and_snapshots():
+    x0, y0 = sphere_init(50, 3, "polar", seed=0)
+    x1, y1 = sphere_init(50, 3, "nearby", seed=1)
+    many = train_free_embeddings_fast(np.stack([x0, x1]), np.stack([y0, y1]), loss=["clip", "slip"],
+                                      seed=[0, 1], steps=300, snapshot_steps=[0, 100], loss_every=100,
+                                      chunk_steps=70)
+    one = train_free_embeddings_fast(x1, y1, loss="slip", seed=1, steps=300, loss_every=100)
+    assert np.array_equal(many.params_x[1], one.params_x)
+    assert sorted(many.snapshots) == [0, 100, 300]
+    assert np.allclose(many.snapshots[0][0][0], x0 / np.linalg.norm(x0, axis=1, keepdims=True))
+    assert np.array_equal(many.snapshots[300][0], many.x)
+    assert many.losses.shape == (2, 3) and np.allclose(many.losses[1], one.losses)
+    assert many.losses[0, -1] < many.losses[0, 0]
+
+
+def test_sphere_grid_runs_all_pairs():
+    grid = sphere_grid_fast(n=40, steps=50, inits=("polar", "overlapped"), losses=("clip", "simclr"))
+    assert sorted(grid) == [("clip", "overlapped"), ("clip", "polar"), ("simclr", "overlapped"),
+                            ("simclr", "polar")]
+    assert grid[("clip", "polar")].x.shape == (40, 3)
+
+
+def test_fast_errors():
+    x0, y0 = sphere_init(20, 3, "polar")
+    with pytest.raises(ConfigError, match="loss 'siglip' has no fast path; valid: clip, simclr, slip"):
+        train_free_embeddings_fast(x0, y0, loss="siglip")
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['view'\]"):
+        train_free_embeddings_fast(x0, y0, loss="slip", loss_kwargs={"view": "self"})
+    with pytest.raises(ConfigError, match="loss has 2 entries for 1 runs"):
+        train_free_embeddings_fast(x0, y0, loss=["clip", "slip"])
+    with pytest.raises(ConfigError, match="batch_size must be an integer in \\[2, 20\\]"):
+        train_free_embeddings_fast(x0, y0, batch_size=30)
+    x0[0] = 0.0  # a zero point has no direction: NaN after the first batch that holds it
+    with pytest.raises(NonFiniteLossError, match=r"run\(s\) \[0\] diverged \(NaN/inf\) between steps 0 and 50"):
+        train_free_embeddings_fast(x0, y0, steps=50)
