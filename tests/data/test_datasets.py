@@ -191,3 +191,9 @@ def test_real_fashion_mnist_is_deterministic():
     _same(a, load_dataset("fashion-mnist", split="test", limit=200, captions_per_image=2, seed=7))
     full = load_fashion_mnist_pairs(split="test")
     assert len(full) == 10_000 and np.bincount(full.labels).tolist() == [1000] * 10
+
+
+def test_load_dataset_rejects_options_the_loader_does_not_take():
+    with pytest.raises(InputError, match="dataset 'digits' does not take path; it takes split, test_size"):
+        load_dataset("digits", path="/tmp")
+    load_dataset("digits", path=None, limit=3)  # None means "default" and is dropped

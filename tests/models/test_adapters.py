@@ -259,3 +259,19 @@ def test_cli_embed_dataset_with_tiny_clip_roundtrip(tmp_path, hf_dirs):
     assert p.meta["captions"].shape == (60,) and p.meta["class_names"][7] == "seven"
     m = CliRunner().invoke(main, ["measure", str(out), "--fast", "--json"])
     assert m.exit_code == 0 and json.loads(m.stdout)["n_texts"] == 60
+
+
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "mad"])
+def test_cli_embed_other_registered_datasets(tmp_path, hf_dirs, dataset):
+    from gaplab.data import fashion_mnist_path, list_datasets
+
+    if dataset not in list_datasets():
+        pytest.skip(f"dataset {dataset} not registered")
+    if dataset == "fashion-mnist" and fashion_mnist_path() is None:
+        pytest.skip("dataset-fashion-mnist not installed")
+    out = tmp_path / "o.npz"
+    r = CliRunner().invoke(main, ["embed", "--dataset", dataset, "--split", "test", "--limit", "12",
+                                  "--model", str(hf_dirs["siglip"]), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    p = load_pairs(out)
+    assert p.image.shape == (12, 32) and p.meta["dataset"] == dataset

@@ -19,7 +19,7 @@ def _load_data(
     captions: Path | None,
     options: dict[str, Any],
 ) -> Any:
-    from ..data import DATASETS, load_dataset, load_image_folder
+    from ..data import DATASETS, list_datasets, load_dataset, load_image_folder
 
     if dataset is not None and (images is not None or captions is not None):
         raise InputError("embed: give either --dataset or --images with --captions, not both")
@@ -33,7 +33,7 @@ def _load_data(
         return load_image_folder(images, captions)
     if dataset == "folder":
         raise InputError("embed: for your own images use --images DIR --captions FILE instead of --dataset folder")
-    loader = DATASETS.get(dataset) if dataset in DATASETS else None
+    loader = DATASETS.get(dataset) if dataset in list_datasets() else None
     if loader is not None:
         accepted = inspect.signature(loader).parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())

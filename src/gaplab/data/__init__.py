@@ -21,9 +21,11 @@ Importing this package loads numpy only (no torch, no PIL).
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .._errors import InputError
 from .._registry import Registry
 from ._dataset import SPLITS, PairedDataset, split_indices
 from .captions import (
@@ -82,7 +84,15 @@ def load_dataset(name: str, **kwargs: Any) -> PairedDataset:
     """
     _load_plugins()
     loader = DATASETS.get(name)
-    return loader(**{k: v for k, v in kwargs.items() if v is not None})
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    params = inspect.signature(loader).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        bad = [k for k in kwargs if k not in params]
+        if bad:
+            raise InputError(
+                f"dataset {name!r} does not take {', '.join(bad)}; it takes {', '.join(params)}"
+            )
+    return loader(**kwargs)
 
 
 DATASETS.add("digits", load_digits_pairs)

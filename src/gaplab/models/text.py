@@ -94,6 +94,8 @@ def _shared_backbone(path: Path, device: str) -> Any:
     with _LOCK:
         if key not in _BACKBONES:
             model = load_sentence_transformer(path, device=device)
+            if torch.device(device).type == "cpu":
+                model.float()  # half-precision weights would be slow on CPU
             model.eval()
             for p in model.parameters():
                 p.requires_grad_(False)
