@@ -58,7 +58,7 @@ HF_KINDS = ("clip", "siglip")
 
 _HOW_TO_LOCAL = (
     "nothing is downloaded at run time: on a machine with network run "
-    "`huggingface-cli download {name} --local-dir DIR` (or model.save_pretrained(DIR) plus "
+    "`hf download {name} --local-dir DIR` (or model.save_pretrained(DIR) plus "
     "processor.save_pretrained(DIR)), copy DIR here and pass --model DIR"
 )
 
