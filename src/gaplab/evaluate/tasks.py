@@ -13,7 +13,7 @@ __all__ = ["mixed_modality_retrieval", "kmeans_agreement", "linear_probe"]
 
 
 def mixed_modality_retrieval(
-    x: Any, y: Any, *, image_index: Any = None, block_rows: int = 1024
+    x: Any, y: Any, *, image_index: Any = None, block_rows: int | None = None
 ) -> dict[str, float]:
     r"""Search a corpus holding both modalities: is the top hit of the query's own modality?
 
@@ -34,7 +34,7 @@ def mixed_modality_retrieval(
     query's modality: with templated captions many texts are exact duplicates, which keeps
     the text-query share high whatever the gap, so read the image-query share there.
     Li, Zhang et al., arXiv:2507.19054, 2025 (intra-modal ranking bias in mixed modality
-    search). O((N+K)²·d) time, blockwise.
+    search). O((N+K)²·d) time; memory O(block_rows·(N+K)), blocks of about 64 MiB by default.
 
     Examples
     --------
@@ -50,6 +50,8 @@ def mixed_modality_retrieval(
     modality = np.r_[np.zeros(n, dtype=np.int8), np.ones(k, dtype=np.int8)]
     # partner id: an image i is "owner" i; a caption k is owned by image idx[k]
     owner = np.r_[np.arange(n), idx]
+    if block_rows is None:  # about 64 MiB of float64 scores per block
+        block_rows = max(1, min(n + k, (1 << 23) // (n + k)))
     same = np.zeros(n + k, dtype=bool)
     pair = np.zeros(n + k, dtype=bool)
     for lo in range(0, n + k, block_rows):
