@@ -121,6 +121,19 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
     return sec, m
 
 
+def _record_tables(d: dict[str, Any]) -> list[tuple[list[str], list[list[Any]]]]:
+    """Lists of flat records inside a JSON dict (e.g. a demo's ``stages``) as tables."""
+    out = []
+    for v in d.values():
+        recs = v.get("rows") if isinstance(v, dict) else v
+        if isinstance(recs, list) and recs and all(isinstance(r, dict) for r in recs):
+            cols: list[str] = []
+            for r in recs:
+                cols += [k for k, u in r.items() if k not in cols and not isinstance(u, (dict, list))]
+            out.append((cols, [[_fmt(r.get(c)) for c in cols] for r in recs]))
+    return out
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -177,6 +190,7 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
                 flat = {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) or k == "top_dims"}
                 sec.tables.append(_metric_table(flat))
                 metrics.update({k: v for k, v in flat.items() if isinstance(v, (int, float))})
+                sec.tables.extend(_record_tables(d))
     for f in sorted(folder.glob("*.png")):
         if f.name not in used_png:
             sec.figures.append(Figure(f.stem, f.read_bytes(), f.name))

