@@ -294,3 +294,12 @@ def test_torch_like_input_accepted():
     x, y = _data()
     m = get_mitigation("center")().fit(FakeTensor(x), FakeTensor(y))
     np.testing.assert_array_equal(m.transform_image(FakeTensor(x)), m.transform_image(x))
+
+
+def test_failed_fit_leaves_no_half_fitted_state():
+    m = create_mitigation("gap-shift", alpha="half")
+    with pytest.raises(ConfigError):
+        m.fit(*_data())
+    assert not m.is_fitted() and set(vars(m)) == set(m.get_params())
+    with pytest.raises(NotFittedError):
+        m.transform_image(np.ones((2, 8)))

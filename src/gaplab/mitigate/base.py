@@ -144,8 +144,8 @@ class Mitigation:
         return sorted(k for k in vars(self) if k.endswith("_") and not k.startswith("_"))
 
     def is_fitted(self) -> bool:
-        """Whether :meth:`fit` has run (some attribute ending in ``_`` exists)."""
-        return bool(self._state_names())
+        """Whether :meth:`fit` has completed (``n_features_in_``, set last, exists)."""
+        return "n_features_in_" in vars(self)
 
     def _check_is_fitted(self, where: str) -> None:
         if not self.is_fitted():
@@ -206,7 +206,12 @@ class Mitigation:
                 if a.shape[1] != x.shape[1]:
                     raise InputError(f"{where}: {k} has {a.shape[1]} features, image_emb has {x.shape[1]}")
                 extra[k] = normalize_rows(a.astype(np.float64))
-        self._fit(x64, y64, idx, **extra)
+        try:
+            self._fit(x64, y64, idx, **extra)
+        except BaseException:
+            for k in self._state_names():  # no half-fitted object
+                delattr(self, k)
+            raise
         self.n_features_in_ = int(x.shape[1])
         return self
 
