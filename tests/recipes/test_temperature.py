@@ -1,0 +1,41 @@
+"""temperature (000 Fig. 8): asserted from the measurement at quick scale."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gaplab.recipes import reproduce
+
+pytest.importorskip("gaplab.models.builtin")
+pytest.importorskip("gaplab.train.trainer")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("temperature")
+    return reproduce("temperature", quick=True, out=out, seed=0, verbose=False, progress=False)
+
+
+def test_outputs(run):
+    data = json.loads((run.out / "results.json").read_text())
+    assert data["measured"]["taus"] == pytest.approx([1, 0.1, 0.05, 1 / 30, 0.02, 0.01])
+    assert (run.out / "temperature.png").stat().st_size > 10_000
+    assert len(data["claims"]) == 3
+
+
+def test_higher_temperature_smaller_gap(run):
+    m = run.measured
+    gaps = np.array(m["gaps"])  # τ from 1 down to 1/100
+    assert np.all(np.diff(gaps) > 0), gaps
+    assert gaps[0] < 0.8 * m["pretrained_gap"]  # τ = 1 shrinks the gap
+    assert gaps[-1] > m["pretrained_gap"]  # τ = 1/100 widens it
+    assert min(m["zero_shot"]) > 0.5  # fine-tuning keeps a working model
+
+
+def test_claims_follow_measurement(run):
+    gaps = np.array(run.measured["gaps"])
+    mono = next(c for c in run.claims if "monotonically" in c.claim)
+    assert mono.held == bool(np.all(np.diff(gaps) > 0))
