@@ -1,0 +1,53 @@
+"""``gaplab train CONFIG --out DIR``: train from a YAML/TOML/JSON config (see :mod:`gaplab.train.config`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import echo_json, echo_table
+
+
+@click.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Directory for history.json/.csv, the checkpoint, final_metrics.json, config.json.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Override the config's device (auto = cuda when available).")
+@click.option("--engine", type=click.Choice(["auto", "torch", "fast"]), default=None,
+              help="Override the config's engine (fast = numba path for free embeddings).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the config's steps.")
+@click.option("--seed", type=int, default=None, help="Override the config's seed.")
+@click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt when it exists.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
+def train(config: Path, out: Path, device: str | None, engine: str | None, steps: int | None,
+          seed: int | None, resume: bool, progress: bool | None, as_json: bool) -> None:
+    """Train a contrastive model as CONFIG says and record the gap over training.
+
+    CONFIG is a .yaml/.yml, .toml or .json file whose keys are the Trainer's options, e.g.
+    \b
+        model: {kind: free, n: 1000, dim: 3, init: polar}
+        loss: clip
+        temperature: 0.07
+        steps: 20000
+        eval_every: 2000
+    """
+    from ..train.config import load_config, run_config
+
+    overrides: dict[str, object] = {}
+    if engine is not None:
+        overrides["engine"] = engine
+    if steps is not None:
+        overrides["steps"] = steps
+        overrides["epochs"] = None
+    if seed is not None:
+        overrides["seed"] = seed
+    cfg = load_config(config, overrides)
+    final = run_config(cfg, out, device=device, resume=resume, progress=progress)
+    if as_json:
+        echo_json(final)
+    else:
+        echo_table({k: v for k, v in final.items() if isinstance(v, (int, float, str))})
+        click.echo(f"wrote {out}/history.json, final_metrics.json and the checkpoint")

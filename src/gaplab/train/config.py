@@ -1,0 +1,392 @@
+"""Training configuration: a dataclass read from YAML, TOML or JSON, and :func:`run_config`.
+
+A config names the model, the data and every :class:`~gaplab.train.Trainer` option::
+
+    # sphere.yaml: paper 001's sphere, CLIP loss, polar init
+    model: {kind: free, n: 1000, dim: 3, init: polar}
+    loss: clip
+    temperature: 0.07
+    lr: 0.01
+    batch_size: 10
+    steps: 20000
+    eval_every: 2000
+
+Top-level keys are the fields of :class:`TrainConfig`; unknown keys, unknown model/data
+kinds and unknown loss/temperature/schedule names raise :class:`~gaplab.ConfigError` (or
+:class:`~gaplab.UnknownNameError`) listing the valid ones.
+
+``model.kind``: ``free`` (:class:`~gaplab.models.FreeEmbeddings`: n, dim, init, seed, spread,
+separation), ``mlp`` (two :class:`~gaplab.models.MLPEncoder` towers: embed_dim, hidden, depth,
+activation, projection), ``cnn`` (:class:`~gaplab.models.SmallCNN` image tower + MLP text tower).
+
+``data.kind``: ``none`` (free embeddings), ``clusters`` (synthetic paired features of
+``n_classes`` Gaussian clusters seen through two random linear maps: n, n_classes, image_dim,
+text_dim, latent_dim, noise, seed), ``pairs`` (a paired-features file read by
+:func:`gaplab.io.load_pairs`: path, image_key, text_key). ``val_fraction`` holds out pairs for
+the metrics.
+
+``engine``: ``torch`` (the Trainer), ``fast`` (:func:`~gaplab.train.train_free_embeddings_fast`:
+free model, clip/simclr/slip, SGD without momentum, fixed or scheduled τ, no swap) or ``auto``
+(fast when eligible).
+
+``lr`` and a scheduled ``temperature`` take ``{"name": <schedule>, ...}`` dicts, e.g.
+``lr: {name: warmup_cosine, init_value: 0, peak_value: 0.001, warmup_steps: 100}`` (``steps``
+is filled in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigError
+
+__all__ = ["TrainConfig", "load_config", "run_config", "build_model", "build_data", "ENGINES"]
+
+ENGINES = ("auto", "torch", "fast")
+MODEL_KINDS = {
+    "free": {"n", "dim", "init", "seed", "spread", "separation", "base"},
+    "mlp": {"embed_dim", "hidden", "depth", "activation", "projection", "seed"},
+    "cnn": {"embed_dim", "channels", "hidden", "depth", "activation", "projection", "seed"},
+}
+DATA_KINDS = {
+    "none": set(),
+    "clusters": {"n", "n_classes", "image_dim", "text_dim", "latent_dim", "noise", "spread", "seed",
+                 "val_fraction", "image_size"},
+    "pairs": {"path", "image_key", "text_key", "val_fraction", "seed"},
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; field names are the Trainer's parameter names."""
+
+    model: dict[str, Any] = field(default_factory=lambda: {"kind": "free"})
+    data: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
+    loss: str = "clip"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    temperature: Any = 0.07
+    optimizer: str = "sgd"
+    lr: Any = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 10
+    steps: int | None = None
+    epochs: int | None = None
+    swap: str = "none"
+    swap_p: float = 0.0
+    swap_kwargs: dict[str, Any] = field(default_factory=dict)
+    mismatch: float = 0.0
+    mismatch_mode: str = "fixed"
+    seed: int = 0
+    eval_every: int | None = None
+    metrics: list[str] | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    engine: str = "auto"
+    checkpoint_every: int | None = None
+    progress: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build and validate; unknown keys raise :class:`~gaplab.ConfigError` listing the valid ones."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a mapping of keys to values, got {type(d).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        bad = sorted(set(d) - set(names))
+        if bad:
+            import difflib
+
+            hints = [f"{b!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(b, names, 1)) else repr(b)
+                     for b in bad]
+            raise ConfigError(f"unknown config key(s) {', '.join(hints)}; valid: {', '.join(names)}")
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        from .losses import check_loss_options, get_loss
+        from .swap import SWAPS
+        from .trainer import OPTIMIZERS
+
+        get_loss(self.loss)
+        check_loss_options(self.loss, self.loss_kwargs)
+        _kind_check("model", self.model, MODEL_KINDS)
+        _kind_check("data", self.data, DATA_KINDS)
+        if self.model["kind"] == "free" and self.data["kind"] != "none":
+            raise ConfigError("model kind 'free' trains its own points: use data kind 'none'")
+        if self.model["kind"] != "free" and self.data["kind"] == "none":
+            raise ConfigError(f"model kind {self.model['kind']!r} needs data (kind 'clusters' or 'pairs')")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.swap not in SWAPS:
+            raise ConfigError(f"unknown swap {self.swap!r}; valid: {', '.join(SWAPS)}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"unknown engine {self.engine!r}; valid: {', '.join(ENGINES)}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"unknown dtype {self.dtype!r}; valid: float32, float64")
+        if (self.steps is None) == (self.epochs is None):
+            raise ConfigError("give exactly one of steps and epochs")
+        if self.metrics is not None:
+            from .callbacks import check_metric_names
+
+            check_metric_names(self.metrics)
+        self.build_temperature()
+        self.build_lr()
+
+    def build_lr(self) -> Any:
+        if isinstance(self.lr, dict):
+            from .schedules import get_schedule, make_schedule
+
+            kw = dict(self.lr)
+            name = kw.pop("name", None)
+            if name is None:
+                raise ConfigError("an lr schedule needs a 'name' key")
+            import inspect
+
+            if "steps" in inspect.signature(get_schedule(name)).parameters and "steps" not in kw:
+                if self.steps is None:
+                    raise ConfigError(f"lr schedule {name!r} needs steps=... when training by epochs")
+                kw["steps"] = self.steps
+            return make_schedule(name, **kw)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ConfigError(f"lr must be a number > 0 or a schedule dict, got {self.lr!r}")
+        return float(self.lr)
+
+    def build_temperature(self) -> Any:
+        from .temperature import make_temperature
+
+        return make_temperature(self.temperature, total_steps=self.steps)
+
+
+def _kind_check(what: str, d: Any, kinds: dict[str, set[str]]) -> None:
+    if not isinstance(d, dict) or "kind" not in d:
+        raise ConfigError(f"{what} must be a mapping with a 'kind' key; kinds: {', '.join(kinds)}")
+    kind = d["kind"]
+    if kind not in kinds:
+        raise ConfigError(f"unknown {what} kind {kind!r}; valid: {', '.join(kinds)}")
+    bad = sorted(set(d) - kinds[kind] - {"kind"})
+    if bad:
+        raise ConfigError(f"{what} kind {kind!r} got unknown key(s) {bad}; valid: {', '.join(sorted(kinds[kind]))}")
+
+
+def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML (.yaml/.yml), TOML (.toml) or JSON (.json) config file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    text = p.read_text()
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            d = yaml.safe_load(text)
+        elif suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            d = tomllib.loads(text)
+        elif suffix == ".json":
+            d = json.loads(text)
+        else:
+            raise ConfigError(f"config {str(p)!r}: unknown format {suffix!r}; valid: .yaml, .yml, .toml, .json")
+    except ConfigError:
+        raise
+    except Exception as e:  # parse errors of the three formats
+        raise ConfigError(f"config {str(p)!r} could not be parsed: {e}") from None
+    d = dict(d or {})
+    d.update(overrides or {})
+    return TrainConfig.from_dict(d)
+
+
+def _synthetic_clusters(n: int = 512, n_classes: int = 2, image_dim: int = 16, text_dim: int = 12,
+                        latent_dim: int = 4, noise: float = 0.1, spread: float = 2.0, seed: int = 0,
+                        image_size: int | None = None):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    centers = rng.normal(size=(n_classes, latent_dim)) * spread
+    latent = centers[labels] + rng.normal(size=(n, latent_dim)) * 0.5
+    if image_size:
+        img = (latent @ rng.normal(size=(latent_dim, image_size * image_size))).reshape(n, 1, image_size, image_size)
+    else:
+        img = latent @ rng.normal(size=(latent_dim, image_dim))
+    img = img + noise * rng.normal(size=img.shape)
+    txt = latent @ rng.normal(size=(latent_dim, text_dim)) + noise * rng.normal(size=(n, text_dim))
+    return img.astype(np.float32), txt.astype(np.float32), labels
+
+
+def build_data(cfg: TrainConfig):
+    """``(train, val)`` pairs of tensors for the config's data (``(None, None)`` for free embeddings)."""
+    import torch
+
+    d = dict(cfg.data)
+    kind = d.pop("kind")
+    if kind == "none":
+        return None, None
+    val_fraction = float(d.pop("val_fraction", 0.2))
+    seed = int(d.get("seed", cfg.seed))
+    if kind == "clusters":
+        if cfg.model["kind"] == "cnn":
+            d.setdefault("image_size", 8)
+        img, txt, _ = _synthetic_clusters(**d)
+    else:
+        from ..io import load_pairs
+
+        if "path" not in d:
+            raise ConfigError("data kind 'pairs' needs path=...")
+        pairs = load_pairs(d["path"], image_key=d.get("image_key", "image"), text_key=d.get("text_key", "text"))
+        if pairs.image_index is not None:
+            raise ConfigError("data kind 'pairs': files with image_index (several captions per image) are not supported for training")
+        img, txt = np.asarray(pairs.image, dtype=np.float32), np.asarray(pairs.text, dtype=np.float32)
+    n = img.shape[0]
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    perm = np.random.default_rng([seed, 7]).permutation(n)
+    n_val = int(round(val_fraction * n))
+    tr, va = perm[n_val:], perm[:n_val]
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    train = (t(img[tr]), t(txt[tr]))
+    val = (t(img[va]), t(txt[va])) if n_val >= 2 else None
+    return train, val
+
+
+def build_model(cfg: TrainConfig, train: Any = None):
+    """The model a config names (its input widths read off the training data)."""
+    import torch
+
+    from ..models import FreeEmbeddings, MLPEncoder, SmallCNN, TwoTower
+
+    m = dict(cfg.model)
+    kind = m.pop("kind")
+    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
+    if kind == "free":
+        m.setdefault("seed", cfg.seed)
+        return FreeEmbeddings(**m, dtype=dtype)
+    torch.manual_seed(int(m.pop("seed", cfg.seed)))
+    embed_dim = int(m.pop("embed_dim", 32))
+    hidden = m.pop("hidden", 64)
+    depth = int(m.pop("depth", 2))
+    activation = m.pop("activation", "relu")
+    projection = m.pop("projection", "linear")
+    img, txt = train
+    width = hidden if isinstance(hidden, int) else int(hidden[-1])
+    text_enc = MLPEncoder(int(txt.shape[1]), width, hidden=hidden, depth=depth, activation=activation)
+    if kind == "cnn":
+        channels = tuple(m.pop("channels", (16, 32)))
+        in_ch = int(img.shape[1]) if img.ndim == 4 else 1
+        image_enc: torch.nn.Module = SmallCNN(in_ch, width, channels=channels, activation=activation)
+    else:
+        image_enc = MLPEncoder(int(np.prod(img.shape[1:])), width, hidden=hidden, depth=depth, activation=activation)
+    return TwoTower(image_enc, text_enc, image_dim=width, text_dim=width, embed_dim=embed_dim, projection=projection)
+
+
+def fast_eligible(cfg: TrainConfig) -> str | None:
+    """``None`` when the fast engine can run ``cfg``, else the reason it cannot."""
+    from .fast import FAST_LOSSES
+
+    checks = [
+        (cfg.model["kind"] == "free", "model kind is not 'free'"),
+        (cfg.loss in FAST_LOSSES, f"loss {cfg.loss!r} has no fast path (valid: {', '.join(FAST_LOSSES)})"),
+        (cfg.optimizer == "sgd" and cfg.momentum == 0 and cfg.weight_decay == 0, "needs plain SGD"),
+        (cfg.swap == "none", "modality swapping is torch-only"),
+        (cfg.mismatch_mode == "fixed", "mismatch_mode 'batch' is torch-only"),
+        (not isinstance(cfg.lr, dict), "lr schedules are torch-only"),
+        (not cfg.build_temperature().learnable, "learnable temperatures are torch-only"),
+        (cfg.steps is not None, "give steps"),
+        (cfg.device in ("cpu", "auto") , "the fast engine runs on the CPU"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            return why
+    return None
+
+
+def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | None = None,
+               resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Train as ``cfg`` says and write ``history.json``, ``history.csv``, the checkpoint,
+    ``final_metrics.json`` and ``config.json`` under ``out``. Returns the final metrics."""
+    from .._json import write_json
+    from .callbacks import DEFAULT_METRICS, CheckpointCallback, History, compute_metrics
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if device is not None:
+        cfg = dataclasses.replace(cfg, device=device)
+    metrics = tuple(cfg.metrics) if cfg.metrics is not None else DEFAULT_METRICS
+    reason = fast_eligible(cfg)
+    if cfg.engine == "fast" and reason is not None:
+        raise ConfigError(f"engine 'fast' cannot run this config: {reason}; use engine 'torch' or 'auto'")
+    use_fast = cfg.engine == "fast" or (cfg.engine == "auto" and reason is None)
+    t0 = time.perf_counter()
+    if use_fast:
+        from ..models import sphere_init
+        from .fast import train_free_embeddings_fast
+        from .temperature import ScheduledTemperature
+
+        m = dict(cfg.model)
+        m.pop("kind")
+        n, dim = int(m.pop("n", 1000)), int(m.pop("dim", 3))
+        m.setdefault("seed", cfg.seed)
+        x0, y0 = sphere_init(n, dim, m.pop("init", "polar"), **m)
+        every = cfg.eval_every or cfg.steps
+        snaps = list(range(0, cfg.steps + 1, every))
+        tau = cfg.build_temperature()
+        run = train_free_embeddings_fast(
+            x0, y0, loss=cfg.loss, loss_kwargs=cfg.loss_kwargs,
+            temperature=tau.schedule if isinstance(tau, ScheduledTemperature) else tau.value(0),
+            lr=float(cfg.lr), batch_size=cfg.batch_size, steps=cfg.steps, seed=cfg.seed, mismatch=cfg.mismatch,
+            snapshot_steps=snaps, loss_every=every,
+        )
+        hist = History()
+        for s in sorted(run.snapshots):
+            x, y = run.snapshots[s]
+            rec: dict[str, Any] = {"step": s}
+            if s > 0 and run.losses is not None:
+                rec["loss"] = float(run.losses[(s - 1) // every])
+            rec["temperature"], rec["lr"] = tau.value(s), float(cfg.lr)
+            rec.update(compute_metrics(x, y, metrics))
+            hist.append(rec)
+        np.savez(out_dir / "checkpoint.npz", x=run.params_x, y=run.params_y, step=cfg.steps)
+        final = dict(hist.last)
+        engine = "fast"
+    else:
+        import torch
+
+        from .trainer import Trainer
+
+        train, val = build_data(cfg)
+        model = build_model(cfg, train)
+        ck = out_dir / "checkpoint.pt"
+        cbs = [CheckpointCallback(ck, cfg.checkpoint_every or (cfg.steps or 10**12))]
+        tr = Trainer(
+            model, loss=cfg.loss, loss_kwargs=cfg.loss_kwargs, temperature=cfg.temperature,
+            optimizer=cfg.optimizer, lr=cfg.build_lr(), momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+            batch_size=cfg.batch_size, steps=cfg.steps, epochs=cfg.epochs, swap=cfg.swap, swap_p=cfg.swap_p,
+            swap_kwargs=cfg.swap_kwargs, mismatch=cfg.mismatch, mismatch_mode=cfg.mismatch_mode, seed=cfg.seed,
+            eval_every=cfg.eval_every, eval_data=val, metrics=metrics, callbacks=cbs, device=cfg.device,
+            dtype=torch.float64 if cfg.dtype == "float64" else None,
+            progress=cfg.progress if progress is None else progress,
+        )
+        hist = tr.fit(train, resume_from=ck if (resume and ck.is_file()) else None)
+        final = {"step": tr.step, **tr.evaluate(val), "loss": hist.last.get("loss")} if hist.records else \
+            {"step": tr.step, **tr.evaluate(val)}
+        engine = "torch"
+    seconds = time.perf_counter() - t0
+    hist.to_json(out_dir / "history.json")
+    hist.to_csv(out_dir / "history.csv")
+    final = {**final, "engine": engine, "seconds": seconds}
+    write_json(out_dir / "final_metrics.json", final)
+    write_json(out_dir / "config.json", cfg.to_dict())
+    return final
