@@ -203,3 +203,23 @@ def test_cli_embed_digits_with_builtin_then_measure(tmp_path):
     assert m.exit_code == 0, m.output
     res = json.loads(m.stdout)
     assert res["n_images"] == 200 and res["l2m"] > 0
+
+
+@minilm
+@pytest.mark.minilm
+def test_sentence_transformers_adapter_matches_the_text_tower(minilm_encoder):
+    from gaplab.models.adapters import CallableEncoder, SentenceTransformerEncoder
+    from gaplab.models.text import minilm_path
+
+    st = load_encoder("minilm")
+    assert isinstance(st, SentenceTransformerEncoder)
+    texts = ["a photo of a sandal.", "a handwritten seven."]
+    np.testing.assert_allclose(st.encode_text(texts), minilm_encoder(texts).numpy(), atol=1e-5)
+    assert isinstance(load_encoder(str(minilm_path())), SentenceTransformerEncoder)  # a folder works too
+    with pytest.raises(InputError, match="is a text encoder with no image tower"):
+        st.encode_image(np.zeros((1, 8, 8)))
+    # pair it with any image function
+    pair = CallableEncoder(lambda b: np.ones((len(b), 384)), st.encode_text, name="mixed")
+    ds = load_digits_pairs(split="test", limit=4, seed=0)
+    x, y = embed_dataset(pair, ds)
+    assert x.shape == y.shape == (4, 384)

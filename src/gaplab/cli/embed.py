@@ -90,10 +90,6 @@ def embed(
     captions), ids, labels, captions and the model name. Nothing is downloaded; the file
     is written atomically once everything is encoded.
     """
-    import numpy as np
-
-    from ..io import save_pairs
-
     if out.suffix.lower() != ".npz":
         raise InputError(f"embed: --out must be a .npz file, got {out}")
     if out.is_dir():
@@ -103,41 +99,16 @@ def embed(
     options = {"split": split, "limit": limit, "captions_per_image": captions_per_image, "path": data_path, "seed": seed}
     data = _load_data(dataset, images, captions, options)
 
-    from ..models.adapters import embed_dataset, load_encoder
+    from ..models.adapters import embed_to_file, load_encoder
 
     t0 = time.perf_counter()
     encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint)
-    t1 = time.perf_counter()
-    image_emb, text_emb = embed_dataset(encoder, data, batch_size=batch_size, progress=progress)
-    t2 = time.perf_counter()
-    identity = data.n_captions == data.n_images and bool(np.all(data.image_index == np.arange(data.n_images)))
-    extra: dict[str, Any] = {
-        "ids": np.asarray(data.ids).astype(str),
-        "model": str(getattr(encoder, "name", model)),
-        "dataset": data.name,
-        "split": data.split,
-        "captions": np.asarray(data.captions, dtype=str),
-    }
-    if data.labels is not None:
-        extra["labels"] = np.asarray(data.labels)
-        extra["class_names"] = np.asarray(data.class_names, dtype=str)
-    save_pairs(out, image_emb, text_emb, image_index=None if identity else data.image_index, **extra)
-    summary = {
-        "out": str(out),
-        "model": extra["model"],
-        "dataset": data.name,
-        "split": data.split,
-        "n_images": data.n_images,
-        "n_captions": data.n_captions,
-        "dim": int(image_emb.shape[1]),
-        "load_seconds": round(t1 - t0, 3),
-        "encode_seconds": round(t2 - t1, 3),
-        "pairs_per_second": round(data.n_captions / max(t2 - t1, 1e-9), 1),
-    }
+    summary = embed_to_file(encoder, data, out, batch_size=batch_size, progress=progress)
+    summary["load_seconds"] = round(time.perf_counter() - t0 - summary["encode_seconds"], 3)
     if as_json:
         echo_json(summary)
     else:
         click.echo(
-            f"wrote {out}: {data.n_images} images, {data.n_captions} captions, d={summary['dim']}, "
+            f"wrote {out}: {summary['n_images']} images, {summary['n_captions']} captions, d={summary['dim']}, "
             f"model {summary['model']} ({summary['encode_seconds']:.1f} s, {summary['pairs_per_second']:.0f} pairs/s)"
         )

@@ -43,6 +43,7 @@ __all__ = [
     "SentenceTransformerEncoder",
     "load_encoder",
     "embed_dataset",
+    "embed_to_file",
     "resolve_device",
     "WEIGHT_FILES",
 ]
@@ -489,3 +490,55 @@ def embed_dataset(
             f"{image_emb.shape[1]} but text embeddings of width {text_emb.shape[1]}"
         )
     return image_emb, text_emb
+
+
+def embed_to_file(
+    encoder: Encoder,
+    dataset: PairedDataset,
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int = 64,
+    progress: bool | None = False,
+) -> dict[str, Any]:
+    """Encode ``dataset`` and write a pairs file that :func:`gaplab.load_pairs` reads.
+
+    The ``.npz`` holds ``image``, ``text``, ``image_index`` (only when an image has several
+    captions), ``ids``, ``captions``, ``model``, ``dataset``, ``split`` and, with classes,
+    ``labels`` and ``class_names``. Written atomically once everything is encoded. Returns a
+    summary (counts, dimension, seconds, pairs per second).
+    """
+    import time
+
+    from ..io import save_pairs
+
+    p = Path(out)
+    if p.suffix.lower() != ".npz":
+        raise InputError(f"embed: the output must be a .npz file, got {p}")
+    t0 = time.perf_counter()
+    image_emb, text_emb = embed_dataset(encoder, dataset, batch_size=batch_size, progress=progress)
+    seconds = time.perf_counter() - t0
+    n_img, n_txt = dataset.n_images, dataset.n_captions
+    identity = n_txt == n_img and bool(np.all(dataset.image_index == np.arange(n_img)))
+    name = str(getattr(encoder, "name", type(encoder).__name__))
+    extra: dict[str, Any] = {
+        "ids": np.asarray(dataset.ids).astype(str),
+        "model": name,
+        "dataset": dataset.name,
+        "split": dataset.split,
+        "captions": np.asarray(dataset.captions, dtype=str),
+    }
+    if dataset.labels is not None:
+        extra["labels"] = np.asarray(dataset.labels)
+        extra["class_names"] = np.asarray(dataset.class_names, dtype=str)
+    save_pairs(p, image_emb, text_emb, image_index=None if identity else dataset.image_index, **extra)
+    return {
+        "out": str(p),
+        "model": name,
+        "dataset": dataset.name,
+        "split": dataset.split,
+        "n_images": n_img,
+        "n_captions": n_txt,
+        "dim": int(image_emb.shape[1]),
+        "encode_seconds": round(seconds, 3),
+        "pairs_per_second": round(n_txt / max(seconds, 1e-9), 1),
+    }
