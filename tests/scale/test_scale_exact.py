@@ -217,3 +217,14 @@ def test_dask_missing_says_how_to_install(clip_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match=r"pip install 'gaplab\[dask\]'"):
         measure_shards(clip_dir, sample=0, engine="dask")
+
+
+def test_dask_existing_client_left_open(clip_dir, pairs16):
+    from distributed import Client, LocalCluster
+
+    _, _, ref = one_shot(pairs16)
+    with LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            r = measure_shards(clip_dir, sample=0, engine="dask", scheduler=client)
+            assert_exact(r, ref)
+            assert client.submit(sum, [1, 2]).result() == 3  # still open

@@ -95,7 +95,7 @@ def run_dask(
     tasks: Sequence[ShardTask],
     *,
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     strict: bool = True,
     progress: bool | None = None,
     processes: bool = False,
@@ -104,28 +104,36 @@ def run_dask(
 ) -> ShardResult:
     """One Dask task per shard, then pairwise merge tasks on the cluster (tree reduce).
 
-    ``scheduler`` is the address of an existing cluster (``tcp://host:8786``); without it a
-    ``LocalCluster`` with ``workers`` single-threaded workers is started (threads in this
-    process unless ``processes=True``) and closed afterwards. Shard paths must be readable
-    by every worker (a shared or replicated filesystem).
+    ``scheduler`` is the address of an existing cluster (``tcp://host:8786``) or a
+    ``distributed.Client`` already connected to one (left open). Without it a
+    ``LocalCluster`` of ``workers`` single-threaded workers is started (threads in this
+    process unless ``processes=True``), with the workers' statistical profiler off (there
+    is no dashboard to show it, and on a small machine it takes CPU from the shards), and
+    closed afterwards. Shard paths must be readable by every worker (a shared or replicated
+    filesystem).
     """
     try:
+        import dask.config
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ConfigError(DASK_INSTALL) from None
     cluster = None
-    if scheduler:
+    own_client = True
+    if scheduler is not None and not isinstance(scheduler, str):
+        client, own_client = scheduler, False
+    elif scheduler:
         try:
             client = Client(scheduler, timeout=connect_timeout)
         except OSError as e:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({e})") from None
     else:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-        )
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=None,
+            )
         client = Client(cluster)
     try:
         futures = client.map(
@@ -147,7 +155,8 @@ def run_dask(
                 bar.update()
         return total.result()
     finally:
-        client.close()
+        if own_client:
+            client.close()
         if cluster is not None:
             cluster.close()
 

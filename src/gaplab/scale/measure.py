@@ -93,7 +93,7 @@ def reduce_shards(
     *,
     engine: str = "local",
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     sample: int = 0,
     seed: int = 0,
     skip_bad_shards: bool = False,
@@ -209,7 +209,7 @@ def measure_shards(
     *,
     engine: str = "local",
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     sample: int = 10_000,
     seed: int = 0,
     temperature: float = 0.01,
@@ -241,8 +241,8 @@ def measure_shards(
         Thread pool in this process, or one Dask task per shard.
     workers : int, optional
         Threads (local) or workers of the ``LocalCluster`` (dask); default: CPU count.
-    scheduler : str, optional
-        Address of an existing Dask scheduler (``engine="dask"`` only).
+    scheduler : str or distributed.Client, optional
+        Address of an existing Dask scheduler, or a connected client (``engine="dask"``).
     skip_bad_shards : bool
         Leave bad shards out and list them under ``skipped_shards`` instead of stopping.
 
