@@ -275,3 +275,16 @@ def test_cli_embed_other_registered_datasets(tmp_path, hf_dirs, dataset):
     assert r.exit_code == 0, r.output
     p = load_pairs(out)
     assert p.image.shape == (12, 32) and p.meta["dataset"] == dataset
+
+
+def test_embed_help_is_fast_and_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from gaplab.cli import main; "
+        "r = CliRunner().invoke(main, ['embed', '--help']); assert r.exit_code == 0, r.output; "
+        "assert '--images' in r.output; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -419,7 +419,7 @@ def load_encoder(
     name = str(model)
     if name in BUILTIN_MODELS:
         module = create_builtin_model(name, checkpoint=checkpoint)
-        return TorchEncoder(module, name=name, device=device, fp16=fp16 if fp16 is not None else False)
+        return TorchEncoder(module, name=name, device=device, fp16=fp16)
     if checkpoint is not None:
         raise InputError(
             f"--checkpoint goes with a built-in model ({', '.join(BUILTIN_MODELS.list())}), not {name!r}"
