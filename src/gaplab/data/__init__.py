@@ -58,13 +58,13 @@ def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
         return
-    _plugins_loaded = True
     for module in PLUGIN_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
             if e.name != module:  # the plugin exists but one of its imports is missing
                 raise
+    _plugins_loaded = True
 
 
 def list_datasets(filter: str | None = None) -> list[str]:

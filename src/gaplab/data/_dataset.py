@@ -88,6 +88,21 @@ class PairedDataset:
         first[self.image_index[::-1]] = ks
         return first
 
+    def pair_arrays(self) -> tuple[Any, list[str], np.ndarray | None]:
+        """One row per caption, for training on (image, caption) pairs:
+        ``(images[image_index], captions, caption_labels)``.
+
+        >>> from gaplab.data import load_digits_pairs
+        >>> x, t, y = load_digits_pairs(split="test", limit=3, captions_per_image=2).pair_arrays()
+        >>> x.shape, len(t), y.shape
+        ((6, 8, 8), 6, (6,))
+        """
+        if isinstance(self.images, np.ndarray):
+            images: Any = self.images[self.image_index]
+        else:
+            images = [self.images[i] for i in self.image_index]
+        return images, list(self.captions), self.caption_labels
+
     def subset(self, indices: Sequence[int] | np.ndarray, *, split: str | None = None) -> PairedDataset:
         """The images at ``indices`` (in that order) with their captions, re-indexed."""
         idx = np.asarray(indices, dtype=np.int64)
