@@ -288,3 +288,18 @@ def test_embed_help_is_fast_and_loads_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_model_id_found_in_a_local_hugging_face_cache(tmp_path, hf_dirs):
+    import shutil
+
+    repo = tmp_path / "hub" / "models--acme--tiny-clip"
+    shutil.copytree(hf_dirs["clip"], repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    enc = load_encoder("acme/tiny-clip", cache_dir=tmp_path / "hub")
+    assert isinstance(enc, HFCLIPEncoder) and enc.name == "acme/tiny-clip"
+    ref = load_encoder(hf_dirs["clip"])
+    np.testing.assert_allclose(enc.encode_text(["a red cat"]), ref.encode_text(["a red cat"]), atol=1e-6)
+    with pytest.raises(InputError, match="unknown model 'acme/other'"):
+        load_encoder("acme/other", cache_dir=tmp_path / "hub")

@@ -223,3 +223,20 @@ def test_sentence_transformers_adapter_matches_the_text_tower(minilm_encoder):
     ds = load_digits_pairs(split="test", limit=4, seed=0)
     x, y = embed_dataset(pair, ds)
     assert x.shape == y.shape == (4, 384)
+
+
+def test_builtin_embeds_a_folder_of_colour_images(tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    from gaplab.data import load_image_folder
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        PIL.fromarray(rng.integers(0, 256, (30 + i, 20, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+    cap = tmp_path / "c.csv"
+    cap.write_text("image,caption\n0,a\n1,b\n2,c\n2,d\n")
+    ds = load_image_folder(folder, cap)
+    enc = TorchEncoder(build_minilm_two_tower(image_size=(8, 8), embed_dim=6, text_encoder=FakeText()), name="x")
+    x, y = embed_dataset(enc, ds, batch_size=2)  # different sizes, RGB → grey 8×8
+    assert x.shape == (3, 6) and y.shape == (4, 6)

@@ -48,6 +48,7 @@ def _load_data(
 @click.option("--model", "-m", "model", required=True,
               help="Built-in name (gaplab-minilm-digits, ...), a local CLIP/SigLIP folder, or a cached model id.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Weights for a built-in model (from gaplab train).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Hugging Face cache to find model ids in (offline).")
 @click.option("--dataset", "-d", help="A registered dataset: digits, fashion-mnist, mad, ...")
 @click.option("--images", type=click.Path(path_type=Path), help="Folder of your images.")
 @click.option("--captions", type=click.Path(path_type=Path), help="CSV/JSONL with image and caption columns.")
@@ -65,6 +66,7 @@ def _load_data(
 def embed(
     model: str,
     checkpoint: Path | None,
+    cache_dir: Path | None,
     dataset: str | None,
     images: Path | None,
     captions: Path | None,
@@ -102,7 +104,7 @@ def embed(
     from ..models.adapters import embed_to_file, load_encoder
 
     t0 = time.perf_counter()
-    encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint)
+    encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint, cache_dir=cache_dir)
     summary = embed_to_file(encoder, data, out, batch_size=batch_size, progress=progress)
     summary["load_seconds"] = round(time.perf_counter() - t0 - summary["encode_seconds"], 3)
     if as_json:

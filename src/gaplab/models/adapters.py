@@ -226,6 +226,9 @@ class HFCLIPEncoder:
         Half precision weights; default: on for GPU, off for CPU (not allowed on CPU).
     max_length : int, optional
         Token limit of the text tower (default: the model's ``max_position_embeddings``).
+    cache_dir : path, optional
+        Hugging Face cache to look model ids up in (default: ``$HF_HUB_CACHE``, usually
+        ``~/.cache/huggingface/hub``).
 
     Notes
     -----
@@ -241,6 +244,7 @@ class HFCLIPEncoder:
         device: str | None = "cpu",
         fp16: bool | None = None,
         max_length: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         import torch
 
@@ -259,7 +263,7 @@ class HFCLIPEncoder:
             kind = cfg.get("model_type")
         else:
             try:
-                kind = AutoConfig.from_pretrained(src, local_files_only=True).model_type
+                kind = AutoConfig.from_pretrained(src, local_files_only=True, cache_dir=cache_dir).model_type
             except (OSError, ValueError):
                 raise InputError(
                     f"unknown model {src!r}: not a folder and not in the local Hugging Face cache; "
@@ -277,12 +281,12 @@ class HFCLIPEncoder:
         dtype = torch.float16 if self.fp16 else torch.float32
         try:
             with quiet_transformers():
-                self.model = AutoModel.from_pretrained(src, local_files_only=True, dtype=dtype)
+                self.model = AutoModel.from_pretrained(src, local_files_only=True, dtype=dtype, cache_dir=cache_dir)
         except OSError as e:
             raise InputError(f"{src}: cannot load the model offline ({str(e).splitlines()[0]})") from None
         self.model.to(self.device).eval()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(src, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
         except (OSError, ValueError, TypeError) as e:
             raise InputError(
                 f"{src}: no usable tokenizer ({type(e).__name__}); save it beside the weights with "
@@ -290,7 +294,7 @@ class HFCLIPEncoder:
             ) from None
         try:
             with quiet_transformers(errors_only=True):
-                self.image_processor = AutoImageProcessor.from_pretrained(src, local_files_only=True)
+                self.image_processor = AutoImageProcessor.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
         except (OSError, ValueError, TypeError) as e:
             raise InputError(
                 f"{src}: no usable image processor ({type(e).__name__}); save it beside the weights "
@@ -385,6 +389,7 @@ def load_encoder(
     device: str | None = "cpu",
     fp16: bool | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Encoder:
     """An encoder from a ``--model`` value.
 
@@ -401,6 +406,8 @@ def load_encoder(
         See :class:`HFCLIPEncoder`.
     checkpoint : path, optional
         Weights for a built-in model (a trainer checkpoint or a ``state_dict`` file).
+    cache_dir : path, optional
+        Hugging Face cache for model ids (see :class:`HFCLIPEncoder`).
 
     Raises
     ------
@@ -448,7 +455,7 @@ def load_encoder(
     if looks_like_path:
         raise InputError(f"{name}: no such model folder or file")
     try:
-        return HFCLIPEncoder(name, device=device, fp16=fp16)
+        return HFCLIPEncoder(name, device=device, fp16=fp16, cache_dir=cache_dir)
     except InputError as e:
         if str(e).startswith("unknown model"):
             raise InputError(
