@@ -49,6 +49,7 @@ class Section:
     tables: list[tuple[list[str], list[list[Any]]]] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     level: int = 2
+    headline: str | None = None  #: a plain-text summary shown first, highlighted
 
 
 @dataclass
@@ -191,11 +192,17 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
                 sec.tables.append(_metric_table(flat))
                 metrics.update({k: v for k, v in flat.items() if isinstance(v, (int, float))})
                 sec.tables.extend(_record_tables(d))
+                if isinstance(d.get("headline"), str):
+                    sec.headline = d["headline"]
     for f in sorted(folder.glob("*.png")):
         if f.name not in used_png:
             sec.figures.append(Figure(f.stem, f.read_bytes(), f.name))
-    if sec.paragraphs or sec.tables or sec.figures:
+    if sec.paragraphs or sec.tables or sec.figures or sec.headline:
         sections.append(sec)
+    if depth == 0:
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1)
+            sections.extend(s)
     for f in sorted(folder.iterdir()):
         if f.is_file() and f.suffix.lower() in PAIR_SUFFIXES:
             try:
@@ -205,10 +212,6 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
             s.level = 2 + depth
             sections.append(s)
             metrics = metrics or m
-    if depth == 0:
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1)
-            sections.extend(s)
     return sections, metrics
 
 
@@ -249,12 +252,13 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em} td,th{border:1px sol
 th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.held td:first-child{color:#1b7e3f;font-weight:600} tr.nothel td:first-child{color:#b00020;font-weight:600}
 figure{display:inline-block;margin:.5em;vertical-align:top;max-width:520px} figure img{max-width:100%}
-figcaption{font-size:.8em;color:#555} .muted{color:#777;font-size:.85em}
+figcaption{font-size:.8em;color:#555} .muted{color:#777;font-size:.85em} .scroll{overflow-x:auto}
+p.headline{font-size:1.05em;background:#fdf3ea;border-left:4px solid #d95f02;padding:.6em 1em}
 """
 
 
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
+    out = ["<div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
     for r in rows:
         cls = ""
         if header and header[0] == "held":
@@ -265,7 +269,7 @@ def _html_table(header: list[str], rows: list[list[Any]]) -> str:
             num = s.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit()
             cells.append(f'<td{" class=num" if num else ""}>{html.escape(s)}</td>')
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    return "\n".join(out) + "</table>"
+    return "\n".join(out) + "</table></div>"
 
 
 def _compare_rows(rep: Report) -> tuple[list[str], list[list[Any]]] | None:
@@ -286,6 +290,8 @@ def render_html(rep: Report) -> str:
         parts.append("<h2>Side by side</h2>" + _html_table(*cmp_rows))
     for s in rep.sections:
         parts.append(f"<h{s.level}>{html.escape(s.title)}</h{s.level}>")
+        if s.headline:
+            parts.append(f"<p class='headline'>{html.escape(s.headline)}</p>")
         parts += [f"<p>{p}</p>" for p in s.paragraphs]
         parts += [_html_table(h, r) for h, r in s.tables]
         for f in s.figures:
@@ -313,6 +319,8 @@ def render_markdown(rep: Report, fig_dir: Path, rel: str) -> str:
     used: set[str] = set()
     for s in rep.sections:
         out += ["#" * s.level + " " + s.title, ""]
+        if s.headline:
+            out += [f"> {s.headline}", ""]
         out += [p.replace("<b>", "**").replace("</b>", "**") + "\n" for p in s.paragraphs]
         out += [_md_table(h, r) + "\n" for h, r in s.tables]
         for f in s.figures:

@@ -132,7 +132,16 @@ def run_demo(
     for row in table["rows"][1:]:  # row 0 is the embeddings as given
         stages.append({"stage": f"post-hoc: {row['method']}", "l2m": row["l2m"], "rmg": row["rmg"],
                        "zero_shot": row.get("zero_shot"), "i2t_r1": row.get("i2t_r1")})
-    summary = {"seed": seed, "quick": quick, "steps": n_steps, "mitigation": mitigation,
+    best = min(stages[3:], key=lambda r: r["l2m"]) if len(stages) > 3 else stages[-1]
+    headline = (
+        f"At initialisation the two towers already sit apart: L2M {stages[0]['l2m']:.2f}, RMG {stages[0]['rmg']:.2f} "
+        f"(images share a cone: mean cosine {stages[0]['mean_cos_image']:.2f}). CLIP training with a learnable "
+        f"temperature brings L2M to {stages[1]['l2m']:.2f} and zero-shot accuracy from {stages[0]['zero_shot']:.2f} "
+        f"to {stages[1]['zero_shot']:.2f}; the '{mitigation}' temperature run ends at L2M {stages[2]['l2m']:.2f} "
+        f"(zero-shot {stages[2]['zero_shot']:.2f}). Post-hoc, '{best['stage'][10:]}' brings L2M to {best['l2m']:.2f} "
+        f"while RMG only moves from {stages[1]['rmg']:.2f} to {best['rmg']:.2f}."
+    )
+    summary = {"headline": headline, "seed": seed, "quick": quick, "steps": n_steps, "mitigation": mitigation,
                "dataset": "digits", "n_train_pairs": int(train.n_captions), "n_test_pairs": int(test.n_images),
                "stages": stages, "posthoc": table, "wall_time_s": time.perf_counter() - t0}
     write_json(out / "summary.json", summary)
