@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..._errors import InputError
-from ..._validation import check_pair, normalize_rows
 from .centroid import pair_stats
-from .separability import split_pairs
+from .separability import modality_split
 
 __all__ = ["DimensionGap", "dimension_gap"]
 
@@ -77,26 +76,14 @@ def dimension_gap(
     best_pair: tuple[int, int] = (int(order[0]), int(order[min(1, d - 1)]))
     best_acc = float("nan")
     if d >= 2:
-        xa, ya, idx = check_pair(x, y, where="dimension_gap", image_index=image_index)
-        if idx is None:
-            idx = np.arange(ya.shape[0])
-        if normalize:
-            xa, ya = normalize_rows(xa), normalize_rows(ya)
-        rng = np.random.default_rng(seed)
-        images = np.arange(xa.shape[0])
-        if images.size > max_pairs:
-            images = np.sort(rng.choice(images, size=max_pairs, replace=False))
-        tr, te = split_pairs(images.size, 0.8, seed, "dimension_gap")
-        txt_tr = np.flatnonzero(np.isin(idx, images[tr]))
-        txt_te = np.flatnonzero(np.isin(idx, images[te]))
+        (f_tr, l_tr), (f_te, l_te) = modality_split(
+            x, y, image_index=image_index, normalize=normalize, train_fraction=0.8, seed=seed,
+            max_pairs=max_pairs, where="dimension_gap",
+        )
         best_acc = -1.0
         for i, j in combinations(order[: min(n_candidates, d)], 2):
             cols = [int(i), int(j)]
-            f_tr = np.vstack([xa[images[tr]][:, cols], ya[txt_tr][:, cols]])
-            l_tr = np.r_[np.zeros(tr.size), np.ones(txt_tr.size)]
-            f_te = np.vstack([xa[images[te]][:, cols], ya[txt_te][:, cols]])
-            l_te = np.r_[np.zeros(te.size), np.ones(txt_te.size)]
-            acc = float(LogisticRegression(max_iter=1000).fit(f_tr, l_tr).score(f_te, l_te))
+            acc = float(LogisticRegression(max_iter=1000).fit(f_tr[:, cols], l_tr).score(f_te[:, cols], l_te))
             if acc > best_acc:
                 best_acc, best_pair = acc, (cols[0], cols[1])
     return DimensionGap(

@@ -21,6 +21,43 @@ def split_pairs(n_pairs: int, train_fraction: float, seed: int, where: str) -> t
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 
+def modality_split(
+    x: Any,
+    y: Any,
+    *,
+    image_index: Any,
+    normalize: bool,
+    train_fraction: float,
+    seed: int,
+    max_pairs: int | None,
+    where: str,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Train and test sets ``(features, is_text)`` for telling the modalities apart.
+
+    Split by image (an image and all its captions on one side), at most ``max_pairs``
+    images (seeded subsample), rows normalised unless ``normalize=False``.
+    """
+    xa, ya, idx = check_pair(x, y, where=where, image_index=image_index)
+    if idx is None:
+        idx = np.arange(ya.shape[0])
+    if normalize:
+        xa, ya = normalize_rows(xa), normalize_rows(ya)
+    images = np.arange(xa.shape[0])
+    if max_pairs is not None and images.size > max_pairs:
+        images = np.sort(np.random.default_rng(seed).choice(images, size=max_pairs, replace=False))
+    tr, te = split_pairs(images.size, train_fraction, seed, where)
+
+    def rows(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        txt = np.flatnonzero(np.isin(idx, img))
+        feats = np.vstack([xa[img], ya[txt]]).astype(np.float64)
+        return feats, np.r_[np.zeros(img.size), np.ones(txt.size)]
+
+    train, test = rows(images[tr]), rows(images[te])
+    if np.unique(train[1]).size < 2 or np.unique(test[1]).size < 2:
+        raise InputError(f"{where}: the split left one modality empty; use more pairs")
+    return train, test
+
+
 def linear_separability(
     x: Any,
     y: Any,
@@ -52,28 +89,10 @@ def linear_separability(
     """
     from sklearn.linear_model import LogisticRegression
 
-    xa, ya, idx = check_pair(x, y, where="linear_separability", image_index=image_index)
-    if idx is None:
-        idx = np.arange(ya.shape[0])
-    if normalize:
-        xa, ya = normalize_rows(xa), normalize_rows(ya)
-    rng = np.random.default_rng(seed)
-    images = np.arange(xa.shape[0])
-    if max_pairs is not None and images.size > max_pairs:
-        images = np.sort(rng.choice(images, size=max_pairs, replace=False))
-    tr, te = split_pairs(images.size, train_fraction, seed, "linear_separability")
-    tr_img, te_img = images[tr], images[te]
-
-    def rows(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        txt = np.flatnonzero(np.isin(idx, img))
-        feats = np.vstack([xa[img], ya[txt]]).astype(np.float64)
-        labels = np.r_[np.zeros(img.size), np.ones(txt.size)]
-        return feats, labels
-
-    f_tr, l_tr = rows(tr_img)
-    f_te, l_te = rows(te_img)
-    if np.unique(l_tr).size < 2 or np.unique(l_te).size < 2:
-        raise InputError("linear_separability: the split left one modality empty; use more pairs")
+    (f_tr, l_tr), (f_te, l_te) = modality_split(
+        x, y, image_index=image_index, normalize=normalize, train_fraction=train_fraction,
+        seed=seed, max_pairs=max_pairs, where="linear_separability",
+    )
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(f_tr, l_tr)
     return float(clf.score(f_te, l_te))
