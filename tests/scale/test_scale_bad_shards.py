@@ -7,8 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from _shards import make_pairs, write_clip, write_npz, write_parquet
 from click.testing import CliRunner
-from conftest import make_pairs, write_clip, write_npz, write_parquet
 
 from gaplab.cli import main
 from gaplab.metrics import measure

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from _shards import make_pairs, write_clip
 from click.testing import CliRunner
-from conftest import make_pairs, write_clip
 
 from gaplab.cli import main
 from gaplab.io import save_pairs

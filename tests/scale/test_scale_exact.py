@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import make_pairs, write_clip, write_npy_pairs, write_npz, write_parquet
+from _shards import make_pairs, write_clip, write_npy_pairs, write_npz, write_parquet
 
 from gaplab.metrics import MEASURE_KEYS, measure, retrieval_recall, uniformity
 from gaplab.scale import (
