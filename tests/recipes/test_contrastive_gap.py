@@ -1,0 +1,62 @@
+"""Recipe ``contrastive-gap`` (paper 003): quick run on digits, claims that hold at quick scale."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gaplab.recipes import reproduce
+from gaplab.recipes.contrastive_gap import LOSSES, TwoViews, _augment
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("contrastive_gap")
+    return reproduce("contrastive-gap", quick=True, out=out, verbose=False, progress=False), out
+
+
+def test_outputs_exist(quick):
+    res, out = quick
+    data = json.loads((out / "results.json").read_text())
+    assert data["measured"]["dataset"] == "digits"
+    assert set(data["measured"]["results"]) == {"3", "32", "128"}
+    for d in data["measured"]["results"].values():
+        assert set(d) == set(LOSSES)
+        for m in d.values():
+            assert set(m) >= {"l2m", "uniformity", "alignment", "linear_separability", "probe_acc", "proto_acc"}
+    assert (out / "contrastive_gap.png").stat().st_size > 0
+
+
+def test_uniformity_terms_make_embeddings_more_uniform(quick):
+    r = quick[0].measured["results"]
+    for dim in ("32", "128"):
+        assert r[dim]["cua"]["uniformity"] < r[dim]["clip"]["uniformity"]
+        assert r[dim]["cuaxu"]["uniformity"] < r[dim]["clip"]["uniformity"]
+
+
+def test_clip_leaves_a_gap_and_towers_learn(quick):
+    r = quick[0].measured["results"]["128"]
+    assert r["clip"]["l2m"] > 0.05  # not closed although both towers see the same images
+    assert r["clip"]["probe_acc"] > 0.5  # the towers learned something (10 classes)
+
+
+def test_claims_follow_measurements(quick):
+    res = quick[0]
+    r = res.measured["results"]["128"]
+    by = {c.claim: c.held for c in res.claims}
+    assert by["CUA shrinks the gap below CLIP's (128 d)"] == (r["cua"]["l2m"] < r["clip"]["l2m"])
+    assert by["CUAXU shrinks the gap below CLIP's (128 d)"] == (r["cuaxu"]["l2m"] < r["clip"]["l2m"])
+
+
+def test_augment_and_views_seeded():
+    imgs = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
+    a = _augment(imgs, np.random.default_rng(1), 1, 0.0)
+    b = _augment(imgs, np.random.default_rng(1), 1, 0.0)
+    assert a.shape == (5, 64) and np.array_equal(a, b)
+    # a zero shift and no noise is the identity
+    assert np.array_equal(_augment(imgs, np.random.default_rng(1), 0, 0.0), imgs.reshape(5, 64))
+    v1 = [x.numpy() for x, _ in TwoViews(imgs, batch_size=2, seed=3, shift=1, noise=0.1)]
+    v2 = [x.numpy() for x, _ in TwoViews(imgs, batch_size=2, seed=3, shift=1, noise=0.1)]
+    assert len(v1) == 2 and all(np.array_equal(p, q) for p, q in zip(v1, v2, strict=True))

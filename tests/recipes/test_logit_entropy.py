@@ -1,0 +1,56 @@
+"""Recipe ``logit-entropy`` (paper 004, Fig. 8 of the notes): quick run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gaplab.recipes import reproduce
+from gaplab.recipes.logit_entropy import _gap_at_entropy
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("logit_entropy")
+    return reproduce("logit-entropy", quick=True, out=out, verbose=False, progress=False), out
+
+
+def test_outputs_exist(quick):
+    res, out = quick
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["claims"]) == 2
+    assert (out / "gap_vs_logit_entropy.png").stat().st_size > 0
+    assert len(data["measured"]["trajectories"]["frozen"]) == data["measured"]["seeds"]
+
+
+def test_temperatures_behave(quick):
+    traj = quick[0].measured["trajectories"]
+    for r in traj["frozen"]:
+        assert np.allclose(r["tau"], 0.07)
+    for r in traj["learnable"]:
+        assert r["tau"][-1] < 0.07  # CLIP's learnable τ falls
+
+
+def test_entropy_falls_from_near_uniform(quick):
+    n = 500
+    for runs in quick[0].measured["trajectories"].values():
+        for r in runs:
+            assert r["entropy"][0] > 0.6 * math.log(n)
+            assert r["entropy"][-1] < r["entropy"][0] - 0.5
+
+
+def test_claim_computed_from_measurement(quick):
+    res = quick[0]
+    m = res.measured["mean"]
+    assert res.claims[0].held == (m["gap_at_h_star_frozen"] > m["gap_at_h_star_learnable"])
+    assert res.claims[1].held == (res.measured["gap_shift_spearman"] > 0.9)
+
+
+def test_gap_at_entropy_interpolates():
+    h = np.array([5.0, 4.0, 3.0, 2.0])
+    g = np.array([1.0, 0.2, 0.4, 0.6])
+    assert _gap_at_entropy(h, g, 3.5) == pytest.approx(0.3)
+    assert math.isnan(_gap_at_entropy(h, g, 1.0))
