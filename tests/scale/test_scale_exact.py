@@ -228,3 +228,9 @@ def test_dask_existing_client_left_open(clip_dir, pairs16):
             r = measure_shards(clip_dir, sample=0, engine="dask", scheduler=client)
             assert_exact(r, ref)
             assert client.submit(sum, [1, 2]).result() == 3  # still open
+
+
+def test_progress_bar_over_shards(clip_dir, capsys):
+    measure_shards(clip_dir, sample=0, workers=2, progress=True)
+    err = capsys.readouterr().err
+    assert "shards" in err and "5/5" in err
