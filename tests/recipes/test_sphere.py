@@ -1,0 +1,67 @@
+"""sphere (001 Fig. 2, 3, 6): the claims that hold at quick scale (100k steps), from the measurement."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gaplab.recipes import reproduce
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sphere")
+    return reproduce("sphere", quick=True, out=out, seed=0, verbose=False, progress=False)
+
+
+def _key(loss, init, tau=0.07):
+    return f"{loss}/{init}/tau={tau:g}"
+
+
+def test_outputs_written(run):
+    data = json.loads((run.out / "results.json").read_text())
+    assert data["recipe"] == "sphere" and data["config"]["quick"] is True
+    for f in ("sphere_snapshots.png", "sphere_inits.png", "sphere_distance.png", "sphere_temperature.png"):
+        assert (run.out / f).stat().st_size > 10_000
+        assert f in data["figures"]
+    assert len(data["claims"]) == 7 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert run.measured["steps"] == 100_000 and run.measured["record_steps"][-1] == 100_000
+
+
+def test_clip_polar_forms_two_separate_rings(run):
+    c = run.measured["curves"][_key("clip", "polar")]
+    assert c["ring_cv_x"][0] > 0.25 and c["ring_cv_y"][0] > 0.25  # a uniform cap, not a ring
+    assert c["ring_cv_x"][-1] < 0.1 and c["ring_cv_y"][-1] < 0.1  # ... becomes a ring
+    assert all(c["separated"])  # and the two modalities never mix within 100k steps
+    assert c["l2i"][-1] > 1.0  # the gap is still open
+    assert run.measured["summary"][_key("clip", "polar")]["t_close"] is None
+
+
+def test_simclr_and_overlapped_close_fast(run):
+    s = run.measured["summary"]
+    assert s[_key("simclr", "polar")]["t_close"] is not None and s[_key("simclr", "polar")]["t_close"] < 100_000
+    assert s[_key("clip", "overlapped")]["t_close"] <= 20_000
+    held = {c.claim.split(":")[0]: c.held for c in run.claims}
+    assert held["Overlapped init"] is True
+
+
+def test_slip_and_nearby_ahead_of_clip_polar(run):
+    s = run.measured["summary"]
+    assert s[_key("slip", "polar")]["final_l2i"] < s[_key("clip", "polar")]["final_l2i"] - 0.1
+    assert s[_key("clip", "nearby")]["final_l2i"] < s[_key("clip", "polar")]["final_l2i"]
+
+
+def test_same_seed_same_numbers(tmp_path):
+    params = {"steps": 2_000, "temperatures": [0.07], "n_curve": 5, "snapshot_steps": [0, 1_000], "gif": False}
+    a = reproduce("sphere", out=tmp_path / "a", seed=3, params=params, verbose=False, progress=False)
+    b = reproduce("sphere", out=tmp_path / "b", seed=3, params=params, verbose=False, progress=False)
+    assert a.measured["curves"] == b.measured["curves"]
+    assert len(a.measured["runs"]) == 9
+
+
+def test_bad_unit(tmp_path):
+    from gaplab import ConfigError
+
+    with pytest.raises(ConfigError, match="unit must be"):
+        reproduce("sphere", out=tmp_path, params={"unit": "hours"}, verbose=False, progress=False)
