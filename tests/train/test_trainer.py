@@ -92,9 +92,10 @@ def test_every_loss_trains_a_two_tower_and_a_cnn():
     imgs = torch.randn(32, 1, 8, 8)
     m = TwoTower(SmallCNN(1, 16, channels=(4, 8)), MLPEncoder(6, 16), image_dim=16, text_dim=16,
                  embed_dim=4, projection="mlp")
-    tr = Trainer(m, epochs=2, batch_size=8, eval_every=4, metrics=["l2m"])
+    tr = Trainer(m, epochs=2, batch_size=8, eval_every=4, metrics=["l2m"], temperature="ts")
     h = tr.fit((imgs, torch.randn(32, 6)))
     assert tr.step == 8 and h["step"] == [0, 4, 8]
+    assert h["temperature"][-1] == pytest.approx(1.0)  # ts reached its end over the 8 epoch steps
 
 
 def test_dataloader_and_list_of_strings():

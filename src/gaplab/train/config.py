@@ -166,7 +166,7 @@ class TrainConfig:
     def build_temperature(self) -> Any:
         from .temperature import make_temperature
 
-        return make_temperature(self.temperature, total_steps=self.steps)
+        return make_temperature(self.temperature, total_steps=self.steps if self.steps is not None else 1)
 
 
 def _kind_check(what: str, d: Any, kinds: dict[str, set[str]]) -> None:

@@ -206,7 +206,8 @@ class Trainer:
         self.bias: nn.Parameter | None = None
         if self.loss_name == "siglip":
             self.bias = nn.Parameter(torch.tensor(float(siglip_bias), device=self.device))
-        self.temperature: Temperature = make_temperature(temperature, total_steps=steps)
+        # with epochs the length is known only in fit(), which rebuilds the strategy then
+        self.temperature: Temperature = make_temperature(temperature, total_steps=steps if steps is not None else 1)
         self.temperature.to(self.device)
         self._metrics_cb: MetricsCallback | None = None
         if eval_every is not None:
