@@ -39,3 +39,18 @@ def test_training_reduces_the_gap_below_init_with_full_captions(run):
 def test_attribute_accuracy_above_chance(run):
     # 16 attribute values over 5 factors: mean chance level is mean(1/2, 1/2, 1/2, 1/3, 1/7) ≈ 0.40
     assert run.measured["mean"]["zs_attributes"][-1] > 0.45
+
+
+def test_mad_training_is_seeded():
+    import torch
+
+    from gaplab.recipes import _mad
+
+    cfg = _mad.scaled_config(True, n_train=256, n_test=64, epochs=1, n_attributes=2)
+    a, ha = _mad.train_mad(cfg)
+    b, hb = _mad.train_mad(cfg)
+    assert ha["loss"] == hb["loss"]
+    for (na, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(pa, pb), na
+    c, hc = _mad.train_mad(_mad.scaled_config(True, n_train=256, n_test=64, epochs=1, n_attributes=2, seed=1))
+    assert hc["loss"] != ha["loss"]

@@ -79,8 +79,7 @@ def greedy_ablation(
         my = (wy * wy_txt[:, None]).T @ (yn * keep)
         diff = mx - my
         diff[np.arange(cand.size), cand] = 0.0  # the removed dimension itself
-        if image_index is not None:
-            pass  # the text mean above is over captions, the image mean over images: as l2m does
+        # (image mean over images, text mean over captions: as l2m does with image_index)
         j = int(cand[np.argmin((diff**2).sum(1))])
         keep[j] = False
         nx, ny = nx - x2[:, j], ny - y2[:, j]
