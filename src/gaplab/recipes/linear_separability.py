@@ -101,7 +101,7 @@ def linear_separability_recipe(ctx: RecipeContext) -> dict[str, Any]:
             run = train_digits_clip(steps=steps, seed=ctx.seed, progress=ctx.progress)
             images = np.concatenate([run.train.images, run.test.images])
             caps = list(run.train.captions) + list(run.test.captions)
-            xa, ya = run.trainer.embed((torch.from_numpy(images), caps))
+            xa, ya = np.concatenate([run.x_train, run.x]), np.concatenate([run.y_train, run.y])
             sets[f"digits two-tower, trained {steps} steps"] = (xa, ya, None)
             with torch.no_grad():
                 x0 = fresh.encode_image(torch.from_numpy(images)).numpy()
