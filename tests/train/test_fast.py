@@ -49,6 +49,27 @@ def test_fast_schedule_and_simclr_temperature_equal_autograd():
     assert np.abs(fast.params_x - ax).max() < 1e-10 and np.abs(fast.params_y - ay).max() < 1e-10
 
 
+@pytest.mark.parametrize("loss, spec", [
+    ("clip", "learnable"),
+    ("simclr", {"name": "tr"}),
+    ("slip", {"name": "slrt"}),
+    ("clip", {"name": "learnable", "beta": "scaled_exp", "init": 0.5}),
+])
+def test_fast_learnable_temperature_equals_autograd(loss, spec):
+    x0, y0 = sphere_init(100, 3, "polar", seed=0)
+    fast = train_free_embeddings_fast(x0, y0, loss=loss, temperature=spec, steps=1000, seed=3,
+                                      snapshot_steps=[0, 500], loss_every=500)
+    m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
+    tr = Trainer(m, loss=loss, temperature=spec, steps=1000, seed=3, lr=0.01, batch_size=10)
+    tr.fit()
+    assert np.abs(fast.params_x - m.x.detach().numpy()).max() < 1e-10
+    assert np.abs(fast.params_y - m.y.detach().numpy()).max() < 1e-10
+    assert fast.nu == pytest.approx(float(tr.temperature.nu.detach()), abs=1e-10)
+    assert fast.temperatures[1000] == pytest.approx(tr.temperature.value(), abs=1e-12)
+    assert fast.temperatures[0] != pytest.approx(fast.temperatures[1000])  # it moved
+    assert fast.tau_history.shape == (2,)
+
+
 def test_many_runs_equal_single_runs_and_snapshots():
     x0, y0 = sphere_init(50, 3, "polar", seed=0)
     x1, y1 = sphere_init(50, 3, "nearby", seed=1)

@@ -10,7 +10,7 @@ from numba import njit, prange
 __all__ = ["clip_grad", "ntxent_grad", "run_one", "run_many"]
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def clip_grad(xh, yh, inv_tau, gx, gy, S, R, C, w):
+def clip_grad(xh, yh, inv_tau, gx, gy, S, R, C, w, dinv, dfac):
     b, d = xh.shape
     for i in range(b):
         for j in range(b):
@@ -70,19 +70,24 @@ def clip_grad(xh, yh, inv_tau, gx, gy, S, R, C, w):
                 C[i, j] /= z
             loss += 0.5 * (m + math.log(z))
     scale = 0.5 / b * w
+    acc = 0.0
     for i in range(b):
         for j in range(b):
             g = R[i, j] + C[i, j]
             if i == j:
                 g -= 2.0
+            if dfac != 0.0:
+                acc += g * S[i, j]
             g *= scale * inv_tau
             for k in range(d):
                 gx[i, k] += g * yh[j, k]
                 gy[j, k] += g * xh[i, k]
+    if dfac != 0.0:  # dL/d(1/tau) = sum_ij dL/dS_ij * x_i.y_j
+        dinv[0] += dfac * scale * acc / inv_tau
     return w * loss / b
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def ntxent_grad(a, bb, inv_tau, ga, gb, Z, K, Dm, dZ, w):
+def ntxent_grad(a, bb, inv_tau, ga, gb, Z, K, Dm, dZ, w, dinv, dfac):
     b, d = a.shape
     m2 = 2 * b
     for i in range(b):
@@ -139,12 +144,17 @@ def ntxent_grad(a, bb, inv_tau, ga, gb, Z, K, Dm, dZ, w):
     for p in range(m2):
         for k in range(d):
             dZ[p, k] = 0.0
+    acc = 0.0
     for p in range(m2):
         for q in range(m2):
+            if dfac != 0.0:
+                acc += Dm[p, q] * K[p, q]
             g = (Dm[p, q] + Dm[q, p]) * inv_tau * w
             if g != 0.0:
                 for k in range(d):
                     dZ[p, k] += g * Z[q, k]
+    if dfac != 0.0:
+        dinv[0] += dfac * w * acc / inv_tau
     for i in range(b):
         for k in range(d):
             ga[i, k] += dZ[i, k]
@@ -152,8 +162,11 @@ def ntxent_grad(a, bb, inv_tau, ga, gb, Z, K, Dm, dZ, w):
     return w * loss * inv_m
 
 @njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-def run_one(P, Q, idx, tidx, taus, lr, loss_id, w_sim, tau2_ratio, losses, loss_every, step0, bsz):
+def run_one(P, Q, idx, tidx, taus, lr, loss_id, w_sim, tau2_ratio, losses, loss_every, step0, bsz,
+            learn, nu, beta_kind, beta_scale, max_scale, nu_max, lr_nu, tau_rec):
     n_steps = taus.shape[0]
+    dinv = np.zeros(1)
+    dfac = 1.0 if learn else 0.0
     d = P.shape[1]
     xh = np.empty((bsz, d))
     yh = np.empty((bsz, d))
@@ -169,7 +182,34 @@ def run_one(P, Q, idx, tidx, taus, lr, loss_id, w_sim, tau2_ratio, losses, loss_
     Dm = np.empty((2 * bsz, 2 * bsz))
     dZ = np.empty((2 * bsz, d))
     for s in range(n_steps):
-        inv_tau = 1.0 / taus[s]
+        beta = 0.0
+        dbeta = 0.0
+        if learn:  # tau = 1 / min(beta(nu), max_scale), as LearnableTemperature
+            v = nu[0]
+            if beta_kind == 0:
+                beta = math.exp(v)
+                dbeta = beta
+            elif beta_kind == 1:
+                if v > 20.0:  # torch's softplus threshold: linear above it
+                    beta = v
+                    dbeta = 1.0
+                else:
+                    beta = math.log1p(math.exp(v))
+                    dbeta = 1.0 / (1.0 + math.exp(-v))
+            else:
+                beta = math.exp(beta_scale * v)
+                dbeta = beta_scale * beta
+            if beta > max_scale:
+                beta = max_scale
+                dbeta = 0.0
+            tau = 1.0 / beta
+            inv_tau = 1.0 / tau
+            dinv[0] = 0.0
+        else:
+            tau = taus[s]
+            inv_tau = 1.0 / tau
+        if loss_every > 0:
+            tau_rec[(step0 + s) // loss_every] = tau
         for i in range(bsz):
             ii = idx[s * bsz + i]
             jj = tidx[ii]
@@ -188,13 +228,15 @@ def run_one(P, Q, idx, tidx, taus, lr, loss_id, w_sim, tau2_ratio, losses, loss_
                 gx[i, k] = 0.0
                 gy[i, k] = 0.0
         if loss_id == 1:
-            lv = ntxent_grad(xh, yh, inv_tau, gx, gy, Z, K, Dm, dZ, 1.0)
+            lv = ntxent_grad(xh, yh, inv_tau, gx, gy, Z, K, Dm, dZ, 1.0, dinv, dfac)
         else:
-            lv = clip_grad(xh, yh, inv_tau, gx, gy, S, R, C, 1.0)
+            lv = clip_grad(xh, yh, inv_tau, gx, gy, S, R, C, 1.0, dinv, dfac)
             if loss_id == 2:
-                lv += ntxent_grad(xh, xh, inv_tau / tau2_ratio, gx, gx, Z, K, Dm, dZ, w_sim)
+                lv += ntxent_grad(xh, xh, inv_tau / tau2_ratio, gx, gx, Z, K, Dm, dZ, w_sim, dinv,
+                                  dfac / tau2_ratio)
             elif loss_id == 3:
-                lv += ntxent_grad(xh, yh, inv_tau / tau2_ratio, gx, gy, Z, K, Dm, dZ, w_sim)
+                lv += ntxent_grad(xh, yh, inv_tau / tau2_ratio, gx, gy, Z, K, Dm, dZ, w_sim, dinv,
+                                  dfac / tau2_ratio)
         if loss_every > 0:
             losses[(step0 + s) // loss_every] += lv / loss_every
         for i in range(bsz):
@@ -208,11 +250,18 @@ def run_one(P, Q, idx, tidx, taus, lr, loss_id, w_sim, tau2_ratio, losses, loss_
             for k in range(d):
                 P[ii, k] = P[ii, k] - lr * ((gx[i, k] - xh[i, k] * dx) / nx[i])
                 Q[jj, k] = Q[jj, k] - lr * ((gy[i, k] - yh[i, k] * dy) / ny[i])
+        if learn:  # SGD on nu, then CLIP's clamp of the logit scale
+            v = nu[0] - lr_nu * (dinv[0] * dbeta)
+            if v > nu_max:
+                v = nu_max
+            nu[0] = v
     return 0
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def run_many(Ps, Qs, idx, tidx, taus, lrs, loss_ids, w_sims, tau2s, losses, loss_every, step0, bsz):
+def run_many(Ps, Qs, idx, tidx, taus, lrs, loss_ids, w_sims, tau2s, losses, loss_every, step0, bsz,
+             learn, nus, beta_kinds, beta_scales, max_scales, nu_maxs, lr_nus, tau_recs):
     for r in prange(Ps.shape[0]):
         run_one(Ps[r], Qs[r], idx[r], tidx[r], taus[r], lrs[r], loss_ids[r], w_sims[r], tau2s[r],
-                losses[r], loss_every, step0, bsz)
+                losses[r], loss_every, step0, bsz, learn[r], nus[r], beta_kinds[r], beta_scales[r],
+                max_scales[r], nu_maxs[r], lr_nus[r], tau_recs[r])
     return 0

@@ -26,7 +26,7 @@ text_dim, latent_dim, noise, seed), ``pairs`` (a paired-features file read by
 the metrics.
 
 ``engine``: ``torch`` (the Trainer), ``fast`` (:func:`~gaplab.train.train_free_embeddings_fast`:
-free model, clip/simclr/slip, SGD without momentum, fixed or scheduled τ, no swap) or ``auto``
+free model, clip/simclr/slip, SGD without momentum, fixed/scheduled/learnable τ, no swap) or ``auto``
 (fast when eligible).
 
 ``lr`` and a scheduled ``temperature`` take ``{"name": <schedule>, ...}`` dicts, e.g.
@@ -303,7 +303,6 @@ def fast_eligible(cfg: TrainConfig) -> str | None:
         (cfg.swap == "none", "modality swapping is torch-only"),
         (cfg.mismatch_mode == "fixed", "mismatch_mode 'batch' is torch-only"),
         (not isinstance(cfg.lr, dict), "lr schedules are torch-only"),
-        (not cfg.build_temperature().learnable, "learnable temperatures are torch-only"),
         (cfg.steps is not None, "give steps"),
         (cfg.device in ("cpu", "auto") , "the fast engine runs on the CPU"),
     ]
@@ -333,7 +332,6 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
     if use_fast:
         from ..models import sphere_init
         from .fast import train_free_embeddings_fast
-        from .temperature import ScheduledTemperature
 
         m = dict(cfg.model)
         m.pop("kind")
@@ -345,7 +343,7 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
         tau = cfg.build_temperature()
         run = train_free_embeddings_fast(
             x0, y0, loss=cfg.loss, loss_kwargs=cfg.loss_kwargs,
-            temperature=tau.schedule if isinstance(tau, ScheduledTemperature) else tau.value(0),
+            temperature=tau,
             lr=float(cfg.lr), batch_size=cfg.batch_size, steps=cfg.steps, seed=cfg.seed, mismatch=cfg.mismatch,
             snapshot_steps=snaps, loss_every=every,
         )
@@ -355,7 +353,7 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
             rec: dict[str, Any] = {"step": s}
             if s > 0 and run.losses is not None:
                 rec["loss"] = float(run.losses[(s - 1) // every])
-            rec["temperature"], rec["lr"] = tau.value(s), float(cfg.lr)
+            rec["temperature"], rec["lr"] = run.temperatures[s], float(cfg.lr)
             rec.update(compute_metrics(x, y, metrics))
             hist.append(rec)
         np.savez(out_dir / "checkpoint.npz", x=run.params_x, y=run.params_y, step=cfg.steps)

@@ -6,8 +6,8 @@ each step is a few hundred flops in compiled code (~2-3 µs), and independent ru
 inits × seeds) are spread over the cores with ``numba.prange``.
 
 It computes exactly what :class:`~gaplab.train.Trainer` computes for a
-:class:`~gaplab.models.FreeEmbeddings` model with SGD (no momentum, no weight decay), a fixed
-or scheduled temperature and the same ``seed``: same batch order (``default_rng(seed)``, one
+:class:`~gaplab.models.FreeEmbeddings` model with SGD (no momentum, no weight decay), a fixed,
+scheduled or learnable temperature (ν trained by SGD, clamped) and the same ``seed``: same batch order (``default_rng(seed)``, one
 permutation per epoch, last partial batch dropped), same fixed mismatches
 (:func:`~gaplab.train.mismatch_index`), same loss. In float64 the two agree to ~1e-13 after
 1,000 steps (tested to 1e-10).
@@ -86,8 +86,10 @@ class FastRun:
 
     ``x``, ``y``: final normalised points, (N, d) for one run or (R, N, d); ``params_x``,
     ``params_y``: the raw (unnormalised) parameters; ``snapshots[step] = (x̂, ŷ)`` at the
-    requested steps plus the last; ``losses``: mean loss per window of ``loss_every`` steps
-    ((R, W) or (W,)); ``seconds``: wall time of the training loop (compilation excluded).
+    requested steps plus the last; ``temperatures[step]``: τ there (per run); ``losses``: mean
+    loss per window of ``loss_every`` steps ((R, W) or (W,)); ``tau_history``: τ at the last
+    step of each window; ``nu``: final ν of a learnable temperature; ``seconds``: wall time of
+    the training loop (compilation excluded).
     """
 
     x: np.ndarray
@@ -100,6 +102,9 @@ class FastRun:
     steps: int = 0
     seconds: float = 0.0
     runs: list[dict[str, Any]] = field(default_factory=list)
+    temperatures: dict[int, Any] = field(default_factory=dict)
+    tau_history: np.ndarray | None = None
+    nu: Any = None
 
 
 def _per_run(value: Any, r: int, name: str) -> list[Any]:
@@ -165,8 +170,11 @@ def train_free_embeddings_fast(
         Initial image / text points (rows need not be unit; they are normalised in the loss).
     loss : str or sequence of str
         ``clip``, ``simclr`` or ``slip`` (:data:`FAST_LOSSES`), per run.
-    temperature : float, schedule, or sequence of those
-        τ per run: fixed, or a pure ``step -> τ`` schedule (see :mod:`gaplab.train.schedules`).
+    temperature : float, schedule, name/dict/Temperature, or a sequence of those
+        τ per run: fixed, a pure ``step -> τ`` schedule (see :mod:`gaplab.train.schedules`), or
+        a strategy of :func:`~gaplab.train.make_temperature` — learnable ones (``learnable``,
+        ``tr``, ``slrt``; β = exp/softplus/scaled_exp, clamp, ``lr_scale``) train ν by SGD
+        exactly as the Trainer does.
     lr, seed, mismatch : per run values or one for all
         SGD learning rate; seed of the batch order and mismatches; fraction of mismatched pairs.
     loss_kwargs : dict or sequence of dicts
@@ -233,6 +241,37 @@ def train_free_embeddings_fast(
     for v in lrs:
         if not v > 0:
             raise ConfigError(f"train_free_embeddings_fast: lr must be > 0, got {v}")
+    from .temperature import (
+        FixedTemperature,
+        LearnableTemperature,
+        ScheduledTemperature,
+        Temperature,
+        make_temperature,
+    )
+
+    learn = np.zeros(r, dtype=np.int64)
+    nus = np.zeros((r, 1))
+    beta_kinds = np.zeros(r, dtype=np.int64)
+    beta_scales, max_scales, nu_maxs, lr_nus = np.ones(r), np.full(r, np.inf), np.full(r, np.inf), np.zeros(r)
+    for i, t in enumerate(temps):
+        if isinstance(t, (str, dict, Temperature)):
+            t = make_temperature(t, total_steps=steps)
+            if isinstance(t, LearnableTemperature):
+                learn[i] = 1
+                nus[i, 0] = float(t.nu.detach())
+                beta_kinds[i] = ("exp", "softplus", "scaled_exp").index(t.beta)
+                beta_scales[i], max_scales[i], nu_maxs[i] = t.scale, t.max_scale, t._nu_max
+                lr_nus[i] = lrs[i] * t.lr_scale
+                if tau2_fixed[i] is not None:
+                    raise ConfigError("fast path: simclr_temperature needs a fixed (not learnable) temperature")
+                temps[i] = 1.0  # placeholder: the kernel computes tau from nu
+                continue
+            if isinstance(t, ScheduledTemperature):
+                temps[i] = t.schedule
+            elif isinstance(t, FixedTemperature):
+                temps[i] = t.tau
+            else:
+                raise ConfigError(f"fast path: unsupported temperature strategy {type(t).__name__}")
     if any(tf is not None and callable(t) for tf, t in zip(tau2_fixed, temps, strict=True)):
         raise ConfigError("fast path: simclr_temperature needs a fixed (not scheduled) temperature")
     for t in temps:
@@ -247,14 +286,24 @@ def train_free_embeddings_fast(
     if loss_every:
         n_win = math.ceil(steps / loss_every)
     losses = np.zeros((r, max(n_win, 1)))
+    tau_rec = np.zeros((r, max(n_win, 1)))
     k = _kernels()
     if n_threads is not None:
         k["numba"].set_num_threads(int(n_threads))
     P, Q = xa.copy(), ya.copy()
     out = FastRun(x=np.empty(0), y=np.empty(0), params_x=np.empty(0), params_y=np.empty(0),
                   loss_every=loss_every, steps=steps)
+    def current_tau(i: int, step: int) -> float:
+        if learn[i]:
+            b = {0: math.exp(nus[i, 0]), 1: math.log1p(math.exp(nus[i, 0])) if nus[i, 0] <= 20 else nus[i, 0],
+                 2: math.exp(beta_scales[i] * nus[i, 0])}[int(beta_kinds[i])]
+            return float(1.0 / min(b, max_scales[i]))
+        t = temps[i]
+        return float(t(step)) if callable(t) else float(t)
+
     if 0 in snaps:
         out.snapshots[0] = (_unit(P).copy(), _unit(Q).copy())
+        out.temperatures[0] = [current_tau(i, 0) for i in range(r)]
     bounds = sorted(set(snaps) | set(range(0, steps, chunk_steps)) | {steps})
     t0 = time.perf_counter()
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
@@ -269,10 +318,13 @@ def train_free_embeddings_fast(
         tau2_ratio = np.array([1.0 if tf is None else float(tf) / taus[i, 0] for i, tf in enumerate(tau2_fixed)])
         if r == 1:
             k["run_one"](P[0], Q[0], idx[0], tidx[0], taus[0], lrs[0], loss_ids[0], w_sims[0],
-                         tau2_ratio[0], losses[0], int(loss_every or 0), lo, batch_size)
+                         tau2_ratio[0], losses[0], int(loss_every or 0), lo, batch_size,
+                         learn[0], nus[0], beta_kinds[0], beta_scales[0], max_scales[0], nu_maxs[0],
+                         lr_nus[0], tau_rec[0])
         else:
             k["run_many"](P, Q, idx, tidx, taus, np.array(lrs), np.array(loss_ids, dtype=np.int64),
-                          np.array(w_sims), tau2_ratio, losses, int(loss_every or 0), lo, batch_size)
+                          np.array(w_sims), tau2_ratio, losses, int(loss_every or 0), lo, batch_size,
+                          learn, nus, beta_kinds, beta_scales, max_scales, nu_maxs, lr_nus, tau_rec)
         if not (np.isfinite(P).all() and np.isfinite(Q).all()):
             bad = [i for i in range(r) if not (np.isfinite(P[i]).all() and np.isfinite(Q[i]).all())]
             raise NonFiniteLossError(
@@ -281,10 +333,13 @@ def train_free_embeddings_fast(
             )
         if hi in snaps:
             out.snapshots[hi] = (_unit(P).copy(), _unit(Q).copy())
+            out.temperatures[hi] = [current_tau(i, hi) for i in range(r)]
     out.seconds = time.perf_counter() - t0
     out.params_x, out.params_y = P, Q
     out.x, out.y = _unit(P), _unit(Q)
     out.losses = losses[:, :n_win] if loss_every else None
+    out.tau_history = tau_rec[:, :n_win] if loss_every else None
+    out.nu = nus[:, 0].copy()
     out.runs = [
         {"loss": lo_, "lr": l_, "seed": s_, "mismatch": m_, "temperature": t_ if not callable(t_) else "schedule"}
         for lo_, l_, s_, m_, t_ in zip(losses_l, lrs, seeds, mism, temps, strict=True)
@@ -293,6 +348,9 @@ def train_free_embeddings_fast(
         out.x, out.y, out.params_x, out.params_y = out.x[0], out.y[0], P[0], Q[0]
         out.snapshots = {s: (a[0], b[0]) for s, (a, b) in out.snapshots.items()}
         out.losses = None if out.losses is None else out.losses[0]
+        out.tau_history = None if out.tau_history is None else out.tau_history[0]
+        out.temperatures = {k_: v[0] for k_, v in out.temperatures.items()}
+        out.nu = out.nu[0]
     return out
 
 
