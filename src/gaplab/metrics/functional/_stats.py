@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..._errors import InputError
 from ..._validation import check_values_of
+from . import _fused
 
 __all__ = ["PairStats", "accumulate", "BLOCK_ROWS"]
 
@@ -51,8 +53,6 @@ class PairStats:
     def merge(self, other: PairStats) -> PairStats:
         """Return the statistics of the union of both sets of rows (neither is modified)."""
         if (self.dim, self.normalize, self.alpha) != (other.dim, other.normalize, other.alpha):
-            from ..._errors import InputError
-
             raise InputError(
                 "merge: statistics differ in (dim, normalize, alpha): "
                 f"{(self.dim, self.normalize, self.alpha)} vs {(other.dim, other.normalize, other.alpha)}"
@@ -135,6 +135,8 @@ class _Block:
         if not (np.isfinite(self.sq).all() and self.sq.all()):
             check_values_of(np.asarray(src), name=name, where=where, row_offset=offset,
                             was_half=src.dtype == np.float16)
+            row = int(np.flatnonzero(~np.isfinite(self.sq))[0]) + offset
+            raise InputError(f"{where}: {name} row {row} has a norm beyond float64 range; rescale the data")
         self.inv = 1.0 / np.sqrt(self.sq)
 
 
@@ -155,10 +157,16 @@ def accumulate(
     sums are taken; its values are validated there (NaN/inf, zero rows), so callers need
     only check shapes.
     """
+    start = 0
+    if image_index is None and _fused.usable(x, y):
+        bad = _fused.accumulate_fused(stats, x, y)
+        if bad < 0:
+            return stats
+        start = bad  # the numpy path below raises the precise error for that chunk
     ws = _Workspace(min(block_rows, max(x.shape[0], y.shape[0])), x.shape[1])
     bx_buf, by_buf, bg_buf = ws.bufs
     if image_index is None:
-        for a in range(0, x.shape[0], block_rows):
+        for a in range(start, x.shape[0], block_rows):
             bx = _Block(x[a : a + block_rows], bx_buf, "x", where, a)
             by = _Block(y[a : a + block_rows], by_buf, "y", where, a)
             _add_side(stats, bx, "x")
