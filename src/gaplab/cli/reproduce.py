@@ -34,10 +34,11 @@ def parse_params(items: tuple[str, ...]) -> dict[str, object]:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--pairs", type=click.Path(path_type=Path), help="Run on your own paired embeddings (recipes that only need embeddings).")
 @click.option("--param", "params", multiple=True, help="Recipe parameter key=value (repeatable).")
+@click.option("--threads", default=1, show_default=True, type=int, help="torch/BLAS threads (small models: 1 is fastest).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout.")
 def reproduce(
     name: str | None, list_: bool, quick: bool, out: Path | None, seed: int,
-    pairs: Path | None, params: tuple[str, ...], as_json: bool,
+    pairs: Path | None, params: tuple[str, ...], threads: int, as_json: bool,
 ) -> None:
     """Reproduce an experiment of the papers: NAME, or --list."""
     from ..recipes import get_recipe, list_recipes
@@ -48,6 +49,7 @@ def reproduce(
             r = get_recipe(n)
             click.echo(f"{n:<24} {r.paper:<10} {r.summary}")
         return
-    result = run(name, quick=quick, out=out, seed=seed, pairs=pairs, params=parse_params(params), verbose=not as_json)
+    result = run(name, quick=quick, out=out, seed=seed, pairs=pairs, params=parse_params(params), verbose=not as_json,
+              threads=threads)
     if as_json:
         echo_json(result.to_dict())

@@ -28,6 +28,7 @@ import numpy as np
 from .._errors import ConfigError, InputError
 from .._json import to_jsonable, write_json
 from .._registry import Registry
+from .._threads import limit_threads
 
 __all__ = [
     "Claim", "Recipe", "RecipeContext", "RecipeResult", "register_recipe", "list_recipes",
@@ -210,8 +211,12 @@ def reproduce(
     params: dict[str, Any] | None = None,
     verbose: bool = True,
     progress: bool = True,
+    threads: int = 1,
 ) -> RecipeResult:
     """Run recipe ``name``; write figures and ``results.json`` into ``out`` (default ``runs/<name>``).
+
+    The recipe runs with ``threads`` torch/BLAS threads (default 1: the models are small,
+    and extra threads only contend; the sphere's numba runs keep their own parallelism).
 
     Examples
     --------
@@ -243,7 +248,8 @@ def reproduce(
         params={**recipe.defaults, **params}, progress=progress,
     )
     t0 = time.perf_counter()
-    measured = recipe.fn(ctx)
+    with limit_threads(threads):
+        measured = recipe.fn(ctx)
     wall = time.perf_counter() - t0
     result = RecipeResult(
         name=name,

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._json import write_json
+from .._threads import limit_threads
 from ..io import save_pairs
 from ..metrics import l2m, mean_cosine, rmg, zero_shot_accuracy
 
@@ -65,7 +66,18 @@ def run_demo(
     progress: bool = True,
     report: bool = True,
 ) -> dict[str, Any]:
-    """Run the demo; returns the summary (also written to ``OUT/summary.json``)."""
+    """Run the demo; returns the summary (also written to ``OUT/summary.json``).
+
+    Runs with one torch/BLAS thread (:func:`gaplab._threads.limit_threads`): the models are
+    small, and on a busy machine spinning worker threads make them many times slower.
+    """
+    with limit_threads(1):
+        return _run_demo(out, quick=quick, seed=seed, mitigation=mitigation, steps=steps,
+                         progress=progress, report=report)
+
+
+def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps: int | None,
+              progress: bool, report: bool) -> dict[str, Any]:
     import torch
 
     from ..data import load_digits_pairs, zero_shot_classifier
