@@ -322,9 +322,14 @@ def train_free_embeddings_fast(
                          learn[0], nus[0], beta_kinds[0], beta_scales[0], max_scales[0], nu_maxs[0],
                          lr_nus[0], tau_rec[0])
         else:
-            k["run_many"](P, Q, idx, tidx, taus, np.array(lrs), np.array(loss_ids, dtype=np.int64),
-                          np.array(w_sims), tau2_ratio, losses, int(loss_every or 0), lo, batch_size,
-                          learn, nus, beta_kinds, beta_scales, max_scales, nu_maxs, lr_nus, tau_rec)
+            # chunk size 1: a thread that finishes a cheap run takes the next one (load balance)
+            prev_chunk = k["numba"].set_parallel_chunksize(1)
+            try:
+                k["run_many"](P, Q, idx, tidx, taus, np.array(lrs), np.array(loss_ids, dtype=np.int64),
+                              np.array(w_sims), tau2_ratio, losses, int(loss_every or 0), lo, batch_size,
+                              learn, nus, beta_kinds, beta_scales, max_scales, nu_maxs, lr_nus, tau_rec)
+            finally:
+                k["numba"].set_parallel_chunksize(prev_chunk)
         if not (np.isfinite(P).all() and np.isfinite(Q).all()):
             bad = [i for i in range(r) if not (np.isfinite(P[i]).all() and np.isfinite(Q[i]).all())]
             raise NonFiniteLossError(

@@ -303,7 +303,9 @@ class Trainer:
         else:
             while True:
                 for batch in self._data:
-                    yield batch[0], batch[1]
+                    a, b = batch[0], batch[1]
+                    yield (a.to(self.device) if isinstance(a, Tensor) else a,
+                           b.to(self.device) if isinstance(b, Tensor) else b)
 
     # -- the step ------------------------------------------------------------------------------
     def _loss(self, x: Tensor, y: Tensor, step: int) -> tuple[Tensor, dict[str, Tensor], Tensor]:
