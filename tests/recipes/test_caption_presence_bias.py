@@ -20,7 +20,7 @@ def test_outputs_written(run):
     assert data["recipe"] == "caption-presence-bias" and data["config"]["quick"] is True
     assert (run.out / "caption_presence_bias.png").stat().st_size > 10_000
     assert len(data["claims"]) == 3 and all(isinstance(c["held"], bool) for c in data["claims"])
-    assert run.measured["factors"] == ["digit", "scale", "colour"]
+    assert run.measured["factors"] == ["thickness", "scale", "colour"]
 
 
 def test_always_present_factor_is_favoured(run):
