@@ -24,6 +24,12 @@ same fraction as in training — with it. The paper's notebook does the same kin
 height ``z`` of the two point sets, logit scales 1…1000, with and without swapped labels); its
 exact point set is not given, so this one is our construction.
 
+``landscape_local_minima_gap`` lists every local minimum of each curve. At τ ≤ 1/10 there is
+a local minimum at a large gap *with and without* mismatch (the local minimum Shi et al.,
+paper 001, blame for the gap); mismatched pairs at a low temperature make it the global one.
+That is also why training at τ = 1/10 with mismatched pairs stays at a large gap although the
+global minimum of that landscape is at 0.
+
 Readings: "preserved" = final gap ≥ 0.9 × initial; "closes" = final gap ≤ 0.5 × initial
 (after ``steps``); the landscape minimum is "at a large gap" when the arg-min gap is ≥ half
 the largest gap on the grid, "at ≈ 0" when it is ≤ 0.1.
@@ -144,6 +150,14 @@ def mismatch_simulation(ctx: RecipeContext) -> dict[str, Any]:
         "clean": {k: float(gaps[int(np.argmin(v))]) for k, v in land["loss"].items()},
     }
 
+    def local_minima(v: list[float]) -> list[float]:
+        a = np.asarray(v)
+        inner = [i for i in range(1, a.size - 1) if a[i] < a[i - 1] and a[i] <= a[i + 1]]
+        ends = ([0] if a[0] < a[1] else []) + ([a.size - 1] if a[-1] < a[-2] else [])
+        return sorted(float(gaps[i]) for i in inner + ends)
+
+    local = {w: {k: local_minima(v) for k, v in land[w].items()} for w in ("loss", "loss_mismatch")}
+
     # ---- claims ----------------------------------------------------------------------------
     r_mm, r_clean = run(low, frac)["ratio"], run(low, 0.0)["ratio"]
     ctx.claim(f"With mismatched pairs ({frac:.0%}) and low temperature (tau={low:g}) the gap is preserved (final >= 0.9 x initial)",
@@ -203,4 +217,5 @@ def mismatch_simulation(ctx: RecipeContext) -> dict[str, Any]:
     ctx.savefig(fig, "mismatch_landscape")
 
     slim = {k: {kk: vv for kk, vv in r.items() if kk not in ("x0", "y0", "x1", "y1")} for k, r in runs.items()}
-    return {"runs": slim, "steps": steps, "landscape": {**land, "lambda": lams.tolist()}, "landscape_argmin_gap": argmin}
+    return {"runs": slim, "steps": steps, "landscape": {**land, "lambda": lams.tolist()}, "landscape_argmin_gap": argmin,
+            "landscape_local_minima_gap": local}
