@@ -45,7 +45,8 @@ def test_entropy_falls_from_near_uniform(quick):
 def test_claim_computed_from_measurement(quick):
     res = quick[0]
     m = res.measured["mean"]
-    assert res.claims[0].held == (m["gap_at_h_star_frozen"] > m["gap_at_h_star_learnable"])
+    n = sum(p["gap_at_h_star_frozen"] > p["gap_at_h_star_learnable"] for p in res.measured["per_seed"])
+    assert res.claims[0].held == (m["gap_at_h_star_frozen"] > m["gap_at_h_star_learnable"] and 2 * n > len(res.measured["per_seed"]))
     assert res.claims[1].held == (res.measured["gap_shift_spearman"] > 0.9)
 
 

@@ -243,6 +243,7 @@ def gradient_flow(ctx: RecipeContext) -> dict[str, Any]:
     ax[1].set_xlabel("flow time t")
     ax[1].set_ylabel("fraction of mutually nearest pairs")
     ax[1].set_title("mismatch diminishes")
+    fig.subplots_adjust(wspace=0.45)
     ctx.savefig(fig, "gap_temperature")
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.8))

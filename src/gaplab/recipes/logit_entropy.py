@@ -21,8 +21,9 @@ L2M (:func:`gaplab.metrics.l2m`) and the logit entropy at the model's own τ
 
 Reading of "to achieve a similar logit entropy": entropy falls during training from ≈ log N
 (random init); H* = the higher of the two final entropies is reached by both runs, and we
-compare the gap of each run at its first crossing of H* (linear interpolation), averaged over
-``seeds``. The claim holds when the frozen run's gap there is larger. We also report the
+compare the gap of each run at its first crossing of H* (linear interpolation), per seed. The
+claim holds when the frozen run's gap there is larger on average *and* in a majority of the
+``seeds``. We also report the
 final gaps, entropies and temperatures. Scale: default 3 seeds × 1,500 steps; ``--quick`` 2
 seeds × 300 steps on 2,000 pairs.
 """
@@ -131,7 +132,7 @@ def logit_entropy_recipe(ctx: RecipeContext) -> dict[str, Any]:
             ax[1].plot(rec["step"], rec["tau"], color=color, label=f"{mode} τ" if s == 0 else None)
     ax[0].axvline(mean["h_star"], color="k", lw=0.7, ls="--")
     ax[0].invert_xaxis()
-    ax[0].set_xlabel("logit entropy (nats) — training runs right → left")
+    ax[0].set_xlabel("logit entropy (nats) — training runs left → right")
     ax[0].set_ylabel("modality gap (L2M)")
     ax[0].set_title("gap vs logit entropy (004, Fig. 8 of the notes)")
     ax[0].legend()
@@ -145,11 +146,13 @@ def logit_entropy_recipe(ctx: RecipeContext) -> dict[str, Any]:
     ax[2].set_title("frozen-τ model: gap controls entropy")
     ctx.savefig(fig, "gap_vs_logit_entropy")
 
-    held = mean["gap_at_h_star_frozen"] > mean["gap_at_h_star_learnable"]
+    n_larger = sum(p["gap_at_h_star_frozen"] > p["gap_at_h_star_learnable"] for p in per_seed)
+    held = mean["gap_at_h_star_frozen"] > mean["gap_at_h_star_learnable"] and 2 * n_larger > n_seeds
     ctx.claim("a frozen τ reaches the same logit entropy with a larger gap than a learnable τ",
               "frozen increases the gap more (Fig. 8)",
               {"H*": round(mean["h_star"], 3), "gap_frozen": round(mean["gap_at_h_star_frozen"], 4),
-               "gap_learnable": round(mean["gap_at_h_star_learnable"], 4)}, held)
+               "gap_learnable": round(mean["gap_at_h_star_learnable"], 4),
+               "seeds where frozen > learnable": f"{n_larger}/{n_seeds}"}, held)
     rho = float(spearmanr(shift["gap"], shift["entropy"]).statistic)
     ctx.claim("at a fixed τ a larger gap gives a higher logit entropy (trained embeddings moved along the gap vector, α ∈ [−1, 8])",
               "gap ↑ ⇒ entropy ↑ (Takeaway 7)", {"spearman(gap, entropy)": round(rho, 3)}, rho > 0.9)

@@ -218,8 +218,8 @@ def temperature_mitigation(ctx: RecipeContext) -> dict[str, Any]:
     for a, key, label in zip(ax, ("gap", "uniformity", "r1"), ("gap (L2M) ↓", "uniformity ↓", "R@1 ↑"), strict=True):
         means = [table[v][f"{key}_mean"] for v in names]
         stds = [table[v][f"{key}_std"] for v in names]
-        colors = ["C3" if v == BASELINE else "C0" for v in names]
-        a.barh(ypos, means, xerr=stds, color=colors, capsize=3)
+        for i, v in enumerate(names):
+            a.errorbar(means[i], ypos[i], xerr=stds[i], fmt="o", color="C3" if v == BASELINE else "C0", capsize=3)
         a.axvline(base[f"{key}_mean"], color="C3", lw=0.8, ls="--")
         a.set_yticks(ypos)
         a.set_yticklabels(names if a is ax[0] else [])
