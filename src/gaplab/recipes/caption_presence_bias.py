@@ -88,7 +88,7 @@ def caption_presence_bias(ctx: RecipeContext) -> dict[str, Any]:
 
     biases = {m: bias(m) for m in measures}
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5), layout="constrained")
     for ax, m, title in ((axes[0], "matching_score", "matching score (bias towards factor)"),
                          (axes[1], "zero_shot", "zero-shot accuracy")):
         mat = np.array([[table[m][r][f] for f in factors] for r in factors])

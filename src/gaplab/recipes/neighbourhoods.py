@@ -99,7 +99,7 @@ def neighbourhoods(ctx: RecipeContext) -> dict[str, Any]:
     corrected = _cos_rows(w + delta, m)
     centred = _cos_rows(w - yn.mean(0), m - xn.mean(0))
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.6), layout="constrained")
     axes[0].imshow(_cos_sim(mx), vmin=-1, vmax=1, cmap="coolwarm")
     axes[0].set_title("image space: cosine of digit class means", fontsize=10)
     im = axes[1].imshow(_cos_sim(my), vmin=-1, vmax=1, cmap="coolwarm")
