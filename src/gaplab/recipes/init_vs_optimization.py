@@ -203,7 +203,7 @@ def init_vs_optimization(ctx: RecipeContext) -> dict[str, Any]:
         (xa, ya), (xb, yb) = r["emb_init"], r["emb_final"]
         _pca_panel(ax, xa, ya, xb, yb, ctx.rng)
         ax.set_title(f"{kind}: PCA of test embeddings\ngap {r['gap_init']:.3f} → {r['gap_final']:.3f} (seed {r['seed']})")
-    fig.suptitle("000 §4.4: initialisation vs optimisation")
+    fig.suptitle("000 §4.4: initialisation vs optimisation", y=1.06)
     ctx.savefig(fig, "init_vs_optimization")
 
     for kind in runs:
