@@ -105,3 +105,12 @@ def test_fast_errors():
     x0[0] = 0.0  # a zero point has no direction: NaN after the first batch that holds it
     with pytest.raises(NonFiniteLossError, match=r"run\(s\) \[0\] diverged \(NaN/inf\) between steps 0 and 50"):
         train_free_embeddings_fast(x0, y0, steps=50)
+
+
+def test_numba_loads_only_when_the_fast_path_runs():
+    import subprocess
+    import sys
+
+    code = "import sys, gaplab.train; print('numba' in sys.modules, 'yaml' in sys.modules, 'click' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
