@@ -74,3 +74,14 @@ def test_bad_inputs(tmp_path):
         build_report([tmp_path / "empty"], tmp_path / "r.html")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2 and res.stderr.startswith("gaplab: error:")
+
+
+def test_trainer_history_file_is_read(tmp_path):
+    pytest.importorskip("torch")
+    from gaplab.report.builder import _history_records
+    from gaplab.train import History
+
+    h = History([{"step": 0, "l2m": 1.0}, {"step": 10, "l2m": 0.5}])
+    h.to_json(tmp_path / "history.json")
+    recs = _history_records(json.loads((tmp_path / "history.json").read_text()))
+    assert [r["l2m"] for r in recs] == [1.0, 0.5]

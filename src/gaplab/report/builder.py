@@ -143,9 +143,10 @@ def _read_json(path: Path) -> Any:
 
 
 def _history_records(obj: Any) -> list[dict[str, Any]]:
-    """history.json as a list of {step, metric...} records (list, or dict of lists)."""
-    if isinstance(obj, dict) and "history" in obj:
-        obj = obj["history"]
+    """history.json as a list of {step, metric...} records (list, dict of lists, or under a key)."""
+    for key in ("records", "history"):
+        if isinstance(obj, dict) and key in obj:
+            obj = obj[key]
     if isinstance(obj, list):
         return [r for r in obj if isinstance(r, dict)]
     if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
@@ -188,7 +189,8 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
         if (folder / mf).exists():
             d = _read_json(folder / mf)
             if isinstance(d, dict):
-                flat = {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) or k == "top_dims"}
+                flat = {k: v for k, v in d.items()
+                        if (isinstance(v, (int, float, str, bool)) or k == "top_dims") and k != "headline"}
                 sec.tables.append(_metric_table(flat))
                 metrics.update({k: v for k, v in flat.items() if isinstance(v, (int, float))})
                 sec.tables.extend(_record_tables(d))

@@ -155,7 +155,7 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
     )
     summary = {"headline": headline, "seed": seed, "quick": quick, "steps": n_steps, "mitigation": mitigation,
                "dataset": "digits", "n_train_pairs": int(train.n_captions), "n_test_pairs": int(test.n_images),
-               "stages": stages, "posthoc": table, "wall_time_s": time.perf_counter() - t0}
+               "stages": stages, "posthoc": table, "train_wall_time_s": time.perf_counter() - t0}
     write_json(out / "summary.json", summary)
     if report:
         from .builder import build_report

@@ -70,9 +70,13 @@ def embedding_2d(
     xa, ya = subsample_pairs(x, y, max_rows, seed)
     joint = np.vstack([xa, ya])
     if method == "umap":
+        import warnings
+
         import umap  # optional extra
 
-        z = umap.UMAP(n_components=2, random_state=seed).fit_transform(joint)
+        with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            z = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(joint)
     else:
         from sklearn.decomposition import PCA
 
