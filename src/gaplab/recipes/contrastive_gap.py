@@ -177,7 +177,9 @@ def contrastive_gap(ctx: RecipeContext) -> dict[str, Any]:
 
     # figure: metrics by dimension and loss, plus L2M over training
     keys = ("l2m", "uniformity", "alignment", "linear_separability", "proto_acc", "probe_acc")
-    fig, ax = plt.subplots(1, len(keys) + 1, figsize=(4 * (len(keys) + 1), 3.6))
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7.5))
+    ax = axes.ravel()
+    ax[-1].axis("off")
     xpos = np.arange(len(dims))
     for a_, key in zip(ax, keys, strict=False):
         for i, loss in enumerate(LOSSES):
@@ -189,11 +191,12 @@ def contrastive_gap(ctx: RecipeContext) -> dict[str, Any]:
     ax[0].legend(fontsize=8)
     for loss in LOSSES:
         h = histories[f"{loss}@{dims[-1]}"]
-        ax[-1].plot(h["step"], h["l2m"], label=loss)
-    ax[-1].set_xlabel("step")
-    ax[-1].set_title(f"L2M over training ({dims[-1]} d)")
-    ax[-1].legend(fontsize=8)
+        ax[len(keys)].plot(h["step"], h["l2m"], label=loss)
+    ax[len(keys)].set_xlabel("step")
+    ax[len(keys)].set_title(f"L2M over training ({dims[-1]} d)")
+    ax[len(keys)].legend(fontsize=8)
     fig.suptitle(f"paper 003: both towers see {dataset} images (two augmentations)")
+    fig.subplots_adjust(hspace=0.4)
     ctx.savefig(fig, "contrastive_gap")
 
     # claims
