@@ -164,15 +164,6 @@ def _spearman(a: list[float]) -> float:
     minilm=True,
 )
 def cone_effect(ctx: RecipeContext) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits
-
-    # The matrices are small (≤ 1,797 × 512 × 512): one BLAS thread is as fast on an idle
-    # machine and ~10× faster on a busy one (OpenBLAS threads spin-wait for each other).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _cone_effect(ctx)
-
-
-def _cone_effect(ctx: RecipeContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA

@@ -111,22 +111,17 @@ def train_digits_clip(
     if model is None:
         model = create_builtin_model("gaplab-minilm-digits", seed=seed)
     test_data = (torch.from_numpy(te.images), list(te.captions))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny model: one thread is faster, and far faster on a busy machine
     trainer = Trainer(
         model, loss="clip", temperature=temperature, optimizer="adamw", lr=lr, batch_size=batch_size,
         steps=steps, seed=seed, eval_every=eval_every, eval_data=test_data if eval_every else None,
         progress=progress,
     )
-    try:
-        trainer.fit((torch.from_numpy(tr.images), list(tr.captions)))
-        x, y = trainer.embed(test_data)
-        x_train, y_train = trainer.embed((torch.from_numpy(tr.images), list(tr.captions)))
-        model.eval()
-        with torch.no_grad():
-            cls = zero_shot_classifier(model, te.class_names, templates=te.meta["templates"])
-    finally:
-        torch.set_num_threads(threads)
+    trainer.fit((torch.from_numpy(tr.images), list(tr.captions)))
+    x, y = trainer.embed(test_data)
+    x_train, y_train = trainer.embed((torch.from_numpy(tr.images), list(tr.captions)))
+    model.eval()
+    with torch.no_grad():
+        cls = zero_shot_classifier(model, te.class_names, templates=te.meta["templates"])
     return TrainedDigits(
         model=model, trainer=trainer, x=x, y=y, x_train=x_train, y_train=y_train, labels=np.asarray(te.labels), class_emb=np.asarray(cls),
         class_names=list(te.class_names), temperature=float(trainer.temperature.value(trainer.step)),

@@ -121,13 +121,6 @@ def _embed_random_mlp(pixels: np.ndarray, text_feats: np.ndarray, seed: int) -> 
     umap=True,
 )
 def init_gap(ctx: RecipeContext) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _init_gap(ctx)
-
-
-def _init_gap(ctx: RecipeContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 

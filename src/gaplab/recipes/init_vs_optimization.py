@@ -139,31 +139,26 @@ def init_vs_optimization(ctx: RecipeContext) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     runs: dict[str, list[dict[str, Any]]] = {"original": [], "amended": []}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small MLPs at batch 64: one thread is several times faster here
-    try:
-        for seed in tqdm(seeds, desc="init-vs-optimization", disable=not ctx.progress):
-            for kind in ("original", "amended"):
-                model = _build(seed, img_tr.shape[1], txt_tr.shape[1], width, depth, edim)
-                if kind == "amended":
-                    x, y = _embed(model, img_tr, txt_tr)
-                    xh = x / np.linalg.norm(x, axis=1, keepdims=True)
-                    yh = y / np.linalg.norm(y, axis=1, keepdims=True)
-                    w, _ = orthogonal_procrustes(yh, xh)  # argmin ‖Ŷ W − X̂‖ over orthogonal W
-                    _rotate_text(model, w)
-                x0, y0 = _embed(model, img_te, txt_te)
-                tr = Trainer(model, loss="clip", temperature=tau, optimizer="adamw", lr=lr, weight_decay=wd, batch_size=bsz,
-                             epochs=epochs, eval_every=every, eval_data=(img_te, txt_te), metrics=["l2m"],
-                             seed=seed, progress=False)
-                hist = tr.fit((img_tr, txt_tr))
-                x1, y1 = _embed(model, img_te, txt_te)
-                runs[kind].append({
-                    "seed": seed, "gap_init": l2m(x0, y0), "gap_final": l2m(x1, y1),
-                    "step": list(hist["step"]), "l2m": list(hist["l2m"]), "steps": tr.step,
-                    "emb_init": (x0, y0), "emb_final": (x1, y1),
-                })
-    finally:
-        torch.set_num_threads(threads)
+    for seed in tqdm(seeds, desc="init-vs-optimization", disable=not ctx.progress):
+        for kind in ("original", "amended"):
+            model = _build(seed, img_tr.shape[1], txt_tr.shape[1], width, depth, edim)
+            if kind == "amended":
+                x, y = _embed(model, img_tr, txt_tr)
+                xh = x / np.linalg.norm(x, axis=1, keepdims=True)
+                yh = y / np.linalg.norm(y, axis=1, keepdims=True)
+                w, _ = orthogonal_procrustes(yh, xh)  # argmin ‖Ŷ W − X̂‖ over orthogonal W
+                _rotate_text(model, w)
+            x0, y0 = _embed(model, img_te, txt_te)
+            tr = Trainer(model, loss="clip", temperature=tau, optimizer="adamw", lr=lr, weight_decay=wd, batch_size=bsz,
+                         epochs=epochs, eval_every=every, eval_data=(img_te, txt_te), metrics=["l2m"],
+                         seed=seed, progress=False)
+            hist = tr.fit((img_tr, txt_tr))
+            x1, y1 = _embed(model, img_te, txt_te)
+            runs[kind].append({
+                "seed": seed, "gap_init": l2m(x0, y0), "gap_final": l2m(x1, y1),
+                "step": list(hist["step"]), "l2m": list(hist["l2m"]), "steps": tr.step,
+                "emb_init": (x0, y0), "emb_final": (x1, y1),
+            })
 
     def mean(kind: str, key: str) -> float:
         return float(np.mean([r[key] for r in runs[kind]]))

@@ -112,28 +112,23 @@ def mismatch_simulation(ctx: RecipeContext) -> dict[str, Any]:
     lr = float(ctx.param("lr"))
     every = max(1, steps // 30)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 50×3 tensors: threads only add overhead
     runs: dict[str, dict[str, Any]] = {}
-    try:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        grid = [(t, m) for t in temps for m in (frac, 0.0)]
-        for t, m in tqdm(grid, desc="mismatch-simulation", disable=not ctx.progress):
-            model = FreeEmbeddings(n, 3, init="polar", seed=ctx.seed, dtype=torch.float64)
-            x0, y0 = (a.numpy() for a in model.embeddings())
-            tr = Trainer(model, loss="clip", temperature=t, lr=lr, batch_size=n, steps=steps,
-                         eval_every=every, seed=ctx.seed, mismatch=m, mismatch_mode="batch",
-                         metrics=["l2m"], progress=False, dtype=torch.float64)
-            hist = tr.fit()
-            x1, y1 = (a.numpy() for a in model.embeddings())
-            runs[f"tau={t:g}/mismatch={m:g}"] = {
-                "temperature": t, "mismatch": m, "step": list(hist["step"]), "l2m": list(hist["l2m"]),
-                "gap_initial": l2m(x0, y0), "gap_final": l2m(x1, y1),
-                "ratio": l2m(x1, y1) / l2m(x0, y0), "x0": x0, "y0": y0, "x1": x1, "y1": y1,
-            }
-    finally:
-        torch.set_num_threads(threads)
+    grid = [(t, m) for t in temps for m in (frac, 0.0)]
+    for t, m in tqdm(grid, desc="mismatch-simulation", disable=not ctx.progress):
+        model = FreeEmbeddings(n, 3, init="polar", seed=ctx.seed, dtype=torch.float64)
+        x0, y0 = (a.numpy() for a in model.embeddings())
+        tr = Trainer(model, loss="clip", temperature=t, lr=lr, batch_size=n, steps=steps,
+                     eval_every=every, seed=ctx.seed, mismatch=m, mismatch_mode="batch",
+                     metrics=["l2m"], progress=False, dtype=torch.float64)
+        hist = tr.fit()
+        x1, y1 = (a.numpy() for a in model.embeddings())
+        runs[f"tau={t:g}/mismatch={m:g}"] = {
+            "temperature": t, "mismatch": m, "step": list(hist["step"]), "l2m": list(hist["l2m"]),
+            "gap_initial": l2m(x0, y0), "gap_final": l2m(x1, y1),
+            "ratio": l2m(x1, y1) / l2m(x0, y0), "x0": x0, "y0": y0, "x1": x1, "y1": y1,
+        }
 
     def run(t: float, m: float) -> dict[str, Any]:
         return runs[f"tau={t:g}/mismatch={m:g}"]
