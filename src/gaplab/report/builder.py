@@ -202,7 +202,15 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
     if sec.paragraphs or sec.tables or sec.figures or sec.headline:
         sections.append(sec)
     if depth == 0:
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        subs = sorted(p for p in folder.iterdir() if p.is_dir())
+        runs = {sub.name: _history_records(_read_json(sub / "history.json"))
+                for sub in subs if (sub / "history.json").exists()}
+        runs = {k: v for k, v in runs.items() if v}
+        if len(runs) > 1:  # several training runs side by side
+            both = Section(f"Training runs compared: {label}")
+            both.figures.append(Figure("runs", _png(plots.training_curves(runs)), "Metrics over training, one line per run."))
+            sections.append(both)
+        for sub in subs:
             s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1)
             sections.extend(s)
     for f in sorted(folder.iterdir()):
