@@ -136,6 +136,7 @@ def contrastive_gap(ctx: RecipeContext) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     dims = ctx.param("dims")
+    dims = [dims] if isinstance(dims, (int, float)) else dims
     dims = [int(d) for d in (dims.split(",") if isinstance(dims, str) else dims)]
     dataset = ctx.param("dataset") or ("digits" if ctx.quick else "auto")
     steps = int(ctx.param("steps") or (150 if ctx.quick else 1500))
