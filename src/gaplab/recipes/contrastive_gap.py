@@ -134,7 +134,6 @@ def contrastive_gap(ctx: RecipeContext) -> dict[str, Any]:
     from ..models import MLPEncoder, TwoTower
     from ..train import Trainer
 
-    torch.set_num_threads(1)
     dims = ctx.param("dims")
     dims = [dims] if isinstance(dims, (int, float)) else dims
     dims = [int(d) for d in (dims.split(",") if isinstance(dims, str) else dims)]

@@ -37,7 +37,7 @@ Deviations and readings:
   (autograd), so 200,000 steps would take minutes. The long trajectories and the 100
   initialisations use a closed-form gradient of the same loss (batched numpy, float64); every
   run re-trains the first ``check_steps`` steps through the engine's ``Trainer`` and reports
-  the largest difference (``engine_max_abs_diff``, ≈1e-13), so the fast path is checked on
+  the largest difference (``engine_max_abs_diff``, ≈1e-14), so the fast path is checked on
   each run.
 * Scale: default 200,000 steps (t = 20,000 in flow time), ``--quick`` 20,000.
 """

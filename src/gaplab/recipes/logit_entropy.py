@@ -65,7 +65,6 @@ def logit_entropy_recipe(ctx: RecipeContext) -> dict[str, Any]:
     from ..train import LambdaCallback
     from .temperature_mitigation import latent_pairs, train_two_tower
 
-    torch.set_num_threads(1)
     n_seeds = int(ctx.param("seeds") or (2 if ctx.quick else 3))
     steps = int(ctx.param("steps") or (300 if ctx.quick else 1500))
     n_train = int(ctx.param("n_train") or (2000 if ctx.quick else 4000))

@@ -165,9 +165,7 @@ def _evaluate(tr: Any, test: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
 )
 def temperature_mitigation(ctx: RecipeContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
-    import torch
 
-    torch.set_num_threads(1)  # tiny models: threads cost more than they give
     n_seeds = int(ctx.param("seeds") or (2 if ctx.quick else 4))
     steps = int(ctx.param("steps") or (150 if ctx.quick else 800))
     n_train = int(ctx.param("n_train") or (2000 if ctx.quick else 4000))
