@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -88,20 +87,6 @@ def mad_data(n_train: int, n_test: int, image_size: int, seed: int) -> tuple[MAD
     """Train and test MAD sets (disjoint source digits), cached in-process."""
     return (make_mad(n_train, seed=seed, image_size=image_size, split="train"),
             make_mad(n_test, seed=seed, image_size=image_size, split="test"))
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread: these models are tiny, so one thread is as fast as two and
-    immune to oversubscription on a busy machine (where two threads ran 70x slower)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _torch_seed(seed: int) -> None:
@@ -187,8 +172,7 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
                       lr=warmup_cosine_schedule(0.0, cfg.lr, warm, steps), weight_decay=cfg.weight_decay,
                       batch_size=cfg.batch_size, steps=steps, seed=cfg.seed, callbacks=[_Log()],
                       progress=progress)
-    with one_thread():
-        trainer.fit(batches)
+    trainer.fit(batches)
     model.eval()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +186,7 @@ def embed_images(model: Any, images: np.ndarray, batch: int = 512) -> np.ndarray
     import torch
 
     out = []
-    with torch.no_grad(), one_thread():
+    with torch.no_grad():
         for i in range(0, len(images), batch):
             out.append(model.encode_image(torch.from_numpy(images[i : i + batch])).numpy())
     return np.concatenate(out).astype(np.float64)
@@ -213,7 +197,7 @@ def embed_texts(model: Any, captions: list[str], batch: int = 1024) -> np.ndarra
 
     tok = MADTokenizer()
     out = []
-    with torch.no_grad(), one_thread():
+    with torch.no_grad():
         for i in range(0, len(captions), batch):
             out.append(model.encode_text(torch.from_numpy(tok.encode(captions[i : i + batch]))).numpy())
     return np.concatenate(out).astype(np.float64)
