@@ -8,7 +8,8 @@ the engine (:class:`gaplab.train.Trainer`): CLIP loss with a learnable temperatu
 0.07), AdamW (weight decay 0.1), linear warm-up then cosine learning-rate decay, batch 128,
 captions redrawn at every batch (:class:`MADBatches`). The paper's
 200 epochs × 3 learning rates × 3 seeds at width 256 are replaced by a few epochs of a
-width-64 model at lr 5e-4 (the best of the paper's grid in our trials; no grid search).
+width-64 model at lr 5e-4 (the largest of the paper's three learning rates, chosen
+without a search: the short schedule needs the fast one).
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ Scale (CPU): the paper trains 6-layer width-256 ViT/transformer towers for 200 e
 MNIST-sized MAD, 3 seeds × 3 learning rates. Here: a conv image tower and a 2-layer width-64
 text transformer (:mod:`gaplab.models.mad`), 6,000 training images, 10 epochs, lr 5e-4
 (no grid search), ``seeds`` seeds (default 1). ``--quick``: 14-px images, 1,500 training
-images, 6 epochs, widths 32, k ∈ {1, 3, 5}. Training uses an inline loop over the engine's
-``clip_loss`` and ``warmup_cosine_schedule`` (see :mod:`gaplab.recipes._mad`).
+images, 6 epochs, widths 32, k ∈ {1, 3, 5}. Training goes through the engine
+(:class:`gaplab.train.Trainer`, see :mod:`gaplab.recipes._mad`); ``--param
+image_encoder=vit`` trains the paper's kind of image tower.
 """
 
 from __future__ import annotations
