@@ -28,7 +28,8 @@ CHUNK_ROWS = 1 << 15
 
 if HAVE_NUMBA:
 
-    @numba.njit(cache=True, nogil=True)
+    # reassoc lets the three row reductions vectorise; no nnan/ninf, the NaN checks must stay
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     def _pairs_kernel(x, y, normalize, alpha, sum_x, sum_y, sum_xhat, sum_yhat, scalars):  # pragma: no cover
         """Accumulate one chunk; returns -1, or the first row whose norm is 0 or not finite."""
         n, d = x.shape
