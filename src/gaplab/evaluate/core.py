@@ -10,27 +10,29 @@ import numpy as np
 
 from .._errors import InputError
 from .._validation import check_embeddings, check_pair, normalize_rows, to_numpy
-from ..metrics import l2i, l2m, linear_separability, retrieval_recall, rmg, zero_shot_accuracy
+from ..metrics import (
+    MEASURE_KEYS,
+    l2i,
+    l2m,
+    linear_separability,
+    retrieval_recall,
+    rmg,
+    zero_shot_accuracy,
+)
 from .distance import sliced_wasserstein
 from .tasks import _labels, kmeans_agreement, linear_probe, mixed_modality_retrieval
 
 __all__ = ["Split", "split_pairs", "evaluate", "compare", "ROW_KEYS"]
 
-#: keys of one result row, in display order, with their meaning
+#: keys of one result row, in display order, with their meaning (metrics shared with
+#: :func:`gaplab.measure` take their meaning from :data:`~gaplab.metrics.MEASURE_KEYS`)
 ROW_KEYS: dict[str, str] = {
     "method": "mitigation ('none' = the embeddings as given)",
-    "l2m": "distance between modality means (gap, centroid part)",
-    "rmg": "relative modality gap (pair distance vs within-modality spread)",
-    "l2i": "mean distance between matched pairs",
+    **{k: MEASURE_KEYS[k] for k in ("l2m", "rmg", "l2i")},
     "sw": "sliced Wasserstein-2 between the centred modalities (what centring leaves)",
-    "modality_sep": "held-out accuracy telling image from text rows (0.5 = no gap)",
+    "modality_sep": MEASURE_KEYS["linear_separability"],
     "zero_shot": "zero-shot top-1 accuracy with the class prompts",
-    "i2t_r1": "image->text recall@1",
-    "i2t_r5": "image->text recall@5",
-    "i2t_r10": "image->text recall@10",
-    "t2i_r1": "text->image recall@1",
-    "t2i_r5": "text->image recall@5",
-    "t2i_r10": "text->image recall@10",
+    **{k: MEASURE_KEYS[k] for k in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")},
     "probe_image": "linear probe: train on train images, test on test images",
     "probe_cross": "cross-modal probe: train on train texts, test on test images",
     "kmeans_ari": "k-means on images+texts vs class labels (ARI)",
