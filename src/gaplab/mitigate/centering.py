@@ -12,8 +12,18 @@ from .base import Mitigation, register_mitigation
 __all__ = ["Center", "MultiMean", "Noise"]
 
 
+class _MeanShift(Mitigation):
+    """Shared transforms: subtract the fitted ``mean_image_`` / ``mean_text_``, then renormalise."""
+
+    def _transform_image(self, x: np.ndarray) -> np.ndarray:
+        return self._maybe_renormalize(x - self.mean_image_)
+
+    def _transform_text(self, y: np.ndarray) -> np.ndarray:
+        return self._maybe_renormalize(y - self.mean_text_)
+
+
 @register_mitigation("center")
-class Center(Mitigation):
+class Center(_MeanShift):
     r"""Subtract each modality's mean, then renormalise: the "shared mean" fix.
 
     .. math::
@@ -65,15 +75,9 @@ class Center(Mitigation):
         self.mean_image_ = x.mean(axis=0)
         self.mean_text_ = y.mean(axis=0)
 
-    def _transform_image(self, x: np.ndarray) -> np.ndarray:
-        return self._maybe_renormalize(x - self.mean_image_)
-
-    def _transform_text(self, y: np.ndarray) -> np.ndarray:
-        return self._maybe_renormalize(y - self.mean_text_)
-
 
 @register_mitigation("multi-mean")
-class MultiMean(Mitigation):
+class MultiMean(_MeanShift):
     r"""Separate calibration means for images, corpus texts and query texts.
 
     .. math::
@@ -140,12 +144,6 @@ class MultiMean(Mitigation):
     def transform_query(self, q: Any) -> np.ndarray:
         """``transform_text(q, role="query")``."""
         return self.transform_text(q, role="query")
-
-    def _transform_image(self, x: np.ndarray) -> np.ndarray:
-        return self._maybe_renormalize(x - self.mean_image_)
-
-    def _transform_text(self, y: np.ndarray) -> np.ndarray:
-        return self._maybe_renormalize(y - self.mean_text_)
 
 
 @register_mitigation("noise")
