@@ -19,6 +19,7 @@ from ..metrics import (
     rmg,
     zero_shot_accuracy,
 )
+from ..metrics.functional.separability import random_split
 from .distance import sliced_wasserstein
 from .tasks import _labels, kmeans_agreement, linear_probe, mixed_modality_retrieval
 
@@ -101,11 +102,7 @@ def split_pairs(
     """
     idx = np.arange(n_images) if image_index is None else np.asarray(image_index, dtype=np.int64)
     if train is None and test is None:
-        if not 0.0 < test_fraction < 1.0:
-            raise InputError(f"evaluate: test_fraction must be in (0, 1), got {test_fraction}")
-        perm = np.random.default_rng(seed).permutation(n_images)
-        n_test = min(max(1, int(round(test_fraction * n_images))), n_images - 1)
-        te, tr = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+        te, tr = random_split(n_images, test_fraction, seed, "evaluate", name="test_fraction")
     else:
         tr = _index_array(train, n_images, "train") if train is not None else None
         te = _index_array(test, n_images, "test") if test is not None else None

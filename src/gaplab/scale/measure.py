@@ -19,7 +19,7 @@ from ..metrics.functional import (
     uniformity,
 )
 from ..metrics.functional._stats import BLOCK_ROWS
-from ..metrics.functional.separability import split_pairs
+from ..metrics.functional.separability import random_split
 from .engines import ShardTask, run_engine
 from .partial import ShardResult
 from .sources import BadShardError, Shard, ShardHeader, discover_shards, read_header
@@ -178,7 +178,7 @@ def _sampled_metrics(
         out[key] = uniformity(a)
         ci[key] = _t_interval(out[key], [uniformity(a[g]) for g in groups])
     out["linear_separability"] = linear_separability(xs, ys, seed=seed)
-    _, te = split_pairs(min(s, 50_000), 0.8, seed, "linear_separability")
+    _, te = random_split(min(s, 50_000), 0.8, seed, "linear_separability")
     ci["linear_separability"] = _wilson(out["linear_separability"], 2 * te.size)
     i2t, t2i = [], []
     for g in groups:

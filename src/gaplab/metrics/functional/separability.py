@@ -9,16 +9,21 @@ import numpy as np
 from ..._errors import InputError
 from ..._validation import check_pair, normalize_rows
 
-__all__ = ["linear_separability", "split_pairs"]
+__all__ = ["linear_separability", "random_split"]
 
 
-def split_pairs(n_pairs: int, train_fraction: float, seed: int, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of pair indices into train and test (both non-empty)."""
-    if not 0.0 < train_fraction < 1.0:
-        raise InputError(f"{where}: train_fraction must be in (0, 1), got {train_fraction}")
-    perm = np.random.default_rng(seed).permutation(n_pairs)
-    n_train = min(max(1, int(round(train_fraction * n_pairs))), n_pairs - 1)
-    return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+def random_split(
+    n: int, fraction: float, seed: int, where: str, name: str = "train_fraction"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of ``range(n)`` into about ``fraction`` of it and the rest (both non-empty, sorted).
+
+    ``name`` is the caller's word for ``fraction`` in the error message.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"{where}: {name} must be in (0, 1), got {fraction}")
+    perm = np.random.default_rng(seed).permutation(n)
+    k = min(max(1, int(round(fraction * n))), n - 1)
+    return np.sort(perm[:k]), np.sort(perm[k:])
 
 
 def modality_split(
@@ -45,7 +50,7 @@ def modality_split(
     images = np.arange(xa.shape[0])
     if max_pairs is not None and images.size > max_pairs:
         images = np.sort(np.random.default_rng(seed).choice(images, size=max_pairs, replace=False))
-    tr, te = split_pairs(images.size, train_fraction, seed, where)
+    tr, te = random_split(images.size, train_fraction, seed, where)
 
     def rows(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         txt = np.flatnonzero(np.isin(idx, img))
