@@ -6,6 +6,7 @@ below it may then assume finite, 2-D, non-degenerate float arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ __all__ = [
     "check_values_of",
     "check_image_index",
     "normalize_rows",
+    "check_texts",
 ]
 
 
@@ -173,3 +175,15 @@ def normalize_rows(a: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (norms computed in float64, result in ``a``'s dtype)."""
     norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
     return (a / norms[:, None].astype(a.dtype, copy=False)).astype(a.dtype, copy=False)
+
+
+def check_texts(texts: Any, where: str) -> list[str]:
+    """``texts`` as a list of strings (a single string becomes a list of one)."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
+        got = type(texts).__name__ if not isinstance(texts, Sequence) else "a sequence with non-strings"
+        raise InputError(f"{where}: texts must be a list of strings, got {got}")
+    return list(texts)

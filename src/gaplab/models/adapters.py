@@ -30,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._errors import ConfigError, InputError
-from .._validation import to_numpy
+from .._validation import check_texts, to_numpy
 from ..data._dataset import PairedDataset
 from ..data.images import to_pil_images
 from ..data.zero_shot import iter_batches
@@ -84,16 +84,6 @@ def _as_float32(out: Any, n: int, where: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _texts(texts: Any, where: str) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
-        raise InputError(f"{where}: texts must be a list of strings")
-    return list(texts)
-
-
 class CallableEncoder:
     """Any pair of Python callables as an encoder.
 
@@ -123,7 +113,7 @@ class CallableEncoder:
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         if self.text_fn is None:
             raise InputError(f"{self.name}: no text encoder was given")
-        texts = _texts(texts, f"{self.name}.encode_text")
+        texts = check_texts(texts, f"{self.name}.encode_text")
         return _as_float32(self.text_fn(texts), len(texts), f"{self.name}.encode_text")
 
 
@@ -186,7 +176,7 @@ class TorchEncoder:
         return _as_float32(out, len(batch), f"{self.name}.encode_image")
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        texts = _texts(texts, f"{self.name}.encode_text")
+        texts = check_texts(texts, f"{self.name}.encode_text")
         with self._torch.no_grad():
             out = self.module.encode_text(texts)
         return _as_float32(out, len(texts), f"{self.name}.encode_text")
@@ -346,7 +336,7 @@ class HFCLIPEncoder:
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         torch = self._torch
-        texts = _texts(texts, f"{self.name}.encode_text")
+        texts = check_texts(texts, f"{self.name}.encode_text")
         padding = "max_length" if self.kind == "siglip" else True
         tok = self.tokenizer(
             texts, padding=padding, truncation=True, max_length=self.max_length, return_tensors="pt"
@@ -378,7 +368,7 @@ class SentenceTransformerEncoder:
         )
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        texts = _texts(texts, f"{self.name}.encode_text")
+        texts = check_texts(texts, f"{self.name}.encode_text")
         out = self.model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
         return _as_float32(out, len(texts), f"{self.name}.encode_text")
 

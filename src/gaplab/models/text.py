@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._errors import InputError
+from .._validation import check_texts
 
 __all__ = ["MINILM_DIM", "minilm_path", "load_sentence_transformer", "MiniLMTextEncoder", "check_texts"]
 
@@ -106,18 +107,6 @@ def _shared_backbone(path: Path, device: str) -> Any:
 def _embedding_dim(model: Any) -> int:
     get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(get() or MINILM_DIM)
-
-
-def check_texts(texts: Any, where: str) -> list[str]:
-    """``texts`` as a list of strings (a single string becomes a list of one)."""
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
-        got = type(texts).__name__ if not isinstance(texts, Sequence) else "a sequence with non-strings"
-        raise InputError(f"{where}: texts must be a list of strings, got {got}")
-    return list(texts)
 
 
 class MiniLMTextEncoder(nn.Module):
