@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -22,3 +23,12 @@ def fixture_path():
         return FIXTURES / name
 
     return get
+
+
+@pytest.fixture
+def one_thread():
+    """Single-threaded BLAS/OpenMP: on a busy machine idle-spinning threads make a 768x768 SVD
+    or a small k-means 10-20x slower. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    with threadpool_limits(1):
+        yield

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from gaplab import InputError
 from gaplab.evaluate import (
@@ -19,13 +18,7 @@ from gaplab.evaluate import (
 )
 from gaplab.mitigate import Center, list_mitigations
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS/OpenMP: on a busy machine idle-spinning threads make a 768x768 SVD
-    or a small k-means 10-20x slower."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def labelled(n=120, d=12, n_classes=3, seed=0, gap=2.0):

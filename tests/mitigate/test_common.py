@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from gaplab import ConfigError, InputError, NotFittedError, UnknownNameError
 from gaplab.metrics import l2m
@@ -25,12 +24,7 @@ from gaplab.mitigate import (
 NAMES = list_mitigations()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS/OpenMP: on a busy machine idle-spinning threads make a 768x768 SVD
-    or a small k-means 10-20x slower."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=60, d=8, seed=0, dtype=np.float64):

@@ -7,17 +7,12 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from threadpoolctl import threadpool_limits
 
 from gaplab.cli import main
 from gaplab.io import load_pairs, save_pairs
 from gaplab.mitigate import list_mitigations, load_mitigation
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

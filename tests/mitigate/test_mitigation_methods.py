@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from gaplab import ConfigError, InputError
 from gaplab.metrics import gap_vector, l2m
@@ -18,13 +17,7 @@ from gaplab.mitigate import (
     create_mitigation,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Single-threaded BLAS/OpenMP: on a busy machine idle-spinning threads make a 768x768 SVD
-    or a small k-means 10-20x slower."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def unit(a):
