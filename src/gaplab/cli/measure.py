@@ -6,15 +6,11 @@ from pathlib import Path
 
 import click
 
-from ._common import echo_json, echo_table
+from ._common import echo_json, echo_table, pairs_input
 
 
 @click.command()
-@click.argument("pairs_file", required=False, type=click.Path(path_type=Path))
-@click.option("--image", type=click.Path(path_type=Path), help="Image embeddings (N, d), one modality per file.")
-@click.option("--text", type=click.Path(path_type=Path), help="Text embeddings (N, d).")
-@click.option("--image-key", default="image", show_default=True, help="Key/column of the image embeddings.")
-@click.option("--text-key", default="text", show_default=True, help="Key/column of the text embeddings.")
+@pairs_input
 @click.option("--temperature", default=0.01, show_default=True, type=float, help="Temperature of the logit entropy.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the separability split.")
 @click.option("--fast", is_flag=True, help="Only the exact O(N·d) metrics (skip O(N²) and fitted ones).")

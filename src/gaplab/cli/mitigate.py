@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import echo_json
+from ._common import echo_json, pairs_input
 
 #: table columns: result key → short header
 COLUMNS: dict[str, str] = {
@@ -129,11 +129,7 @@ def _label(name: str, params: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("pairs_file", required=False, type=click.Path(path_type=Path))
-@click.option("--image", type=click.Path(path_type=Path), help="Image embeddings (N, d), one modality per file.")
-@click.option("--text", type=click.Path(path_type=Path), help="Text embeddings (N, d).")
-@click.option("--image-key", default="image", show_default=True, help="Key of the image embeddings.")
-@click.option("--text-key", default="text", show_default=True, help="Key of the text embeddings.")
+@pairs_input
 @click.option("--method", "methods", multiple=True, default=("center",), show_default=True,
               help="Mitigation name (repeatable), or 'all' for every registered method.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
