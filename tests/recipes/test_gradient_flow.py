@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 
 from gaplab.recipes import reproduce
-from gaplab.recipes.gradient_flow import fit_decay, free_clip_descent
+from gaplab.recipes.gradient_flow import fit_decay
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,10 @@ def test_outputs_exist(quick):
         assert (out / f).stat().st_size > 0
 
 
-def test_fast_path_matches_engine(quick):
-    assert quick[0].measured["engine_max_abs_diff"] < 1e-9
+def test_learnable_temperature_is_not_clamped(quick):
+    m = quick[0].measured
+    assert m["final_tau"] < 0.01  # past CLIP's clamp: the engine ran with max_scale=None
+    assert abs(m["history"]["tau"][0] - 0.07) < 1e-12
 
 
 def test_gap_and_temperature_coupled(quick):
@@ -55,24 +56,6 @@ def test_claims_computed_not_asserted(quick):
     by = {c.claim[:20]: c.held for c in res.claims}
     frac = res.measured["early_fraction_increasing"]
     assert by["Δ grows over the fir"] == (frac > 0.5)
-
-
-def test_free_clip_descent_gradient_matches_autograd():
-    import torch
-
-    from gaplab.train import LearnableTemperature, get_loss
-
-    rng = np.random.default_rng(1)
-    x0, y0 = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
-    out = free_clip_descent(x0[None], y0[None], tau0=0.1, lr=1e-3, steps=1)
-    x = torch.tensor(x0, requires_grad=True)
-    y = torch.tensor(y0, requires_grad=True)
-    temp = LearnableTemperature(0.1, max_scale=1e12)
-    loss, _ = get_loss("clip")(x, y, temp(0))
-    loss.backward()
-    np.testing.assert_allclose(out["x"][0], x0 - 1e-3 * x.grad.numpy(), atol=1e-12)
-    np.testing.assert_allclose(out["y"][0], y0 - 1e-3 * y.grad.numpy(), atol=1e-12)
-    assert abs(out["nu"][0] - (math.log(10) - 1e-3 * float(temp.nu.grad))) < 1e-12
 
 
 def test_fit_decay_recovers_model():

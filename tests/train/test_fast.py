@@ -70,6 +70,63 @@ def test_fast_learnable_temperature_equals_autograd(loss, spec):
     assert fast.tau_history.shape == (2,)
 
 
+def _naive_full_batch_descent(x0, y0, tau0, lr, steps):
+    """Reference: gradient descent of the CLIP loss on all pairs with a learnable, unclamped τ = e^(-ν)."""
+    x, y, nu, n = x0.copy(), y0.copy(), np.log(1.0 / tau0), x0.shape[0]
+    taus = [tau0]
+    for _ in range(steps):
+        nx, ny = np.linalg.norm(x, axis=1, keepdims=True), np.linalg.norm(y, axis=1, keepdims=True)
+        xh, yh = x / nx, y / ny
+        s = xh @ yh.T
+        logits = np.exp(nu) * s
+        r = np.exp(logits - logits.max(1, keepdims=True))
+        r /= r.sum(1, keepdims=True)
+        c = np.exp(logits - logits.max(0, keepdims=True))
+        c /= c.sum(0, keepdims=True)
+        g = (r + c - 2.0 * np.eye(n)) / (2 * n)  # dL/dlogits
+        gx, gy = np.exp(nu) * g @ yh, np.exp(nu) * g.T @ xh
+        x = x - lr * (gx - (gx * xh).sum(1, keepdims=True) * xh) / nx
+        y = y - lr * (gy - (gy * yh).sum(1, keepdims=True) * yh) / ny
+        nu = nu - lr * np.exp(nu) * (g * s).sum()
+        taus.append(np.exp(-nu))
+    return x, y, nu, np.array(taus)
+
+
+def test_full_batch_learnable_temperature_is_gradient_descent():
+    """batch_size = N: plain gradient descent of the CLIP loss and of ν (paper 002's setting)."""
+    rng = np.random.default_rng(5)
+    x0, y0 = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    spec = {"name": "learnable", "init": 0.07, "max_scale": None}
+    fast = train_free_embeddings_fast(x0, y0, temperature=spec, lr=0.1, batch_size=12, steps=3000,
+                                      snapshot_steps=[0, 1000])
+    x, y, nu, taus = _naive_full_batch_descent(x0, y0, 0.07, 0.1, 3000)
+    # the engine shuffles the batch each step: the same sums in another order
+    assert np.abs(fast.params_x - x).max() < 1e-10 and np.abs(fast.params_y - y).max() < 1e-10
+    assert fast.nu == pytest.approx(nu, abs=1e-10)
+    assert fast.temperatures[1000] == pytest.approx(taus[1000], rel=1e-10)
+    assert fast.temperatures[0] != pytest.approx(fast.temperatures[1000])  # it moved
+    m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
+    tr = Trainer(m, loss="clip", temperature=spec, steps=3000, seed=0, lr=0.1, batch_size=12)
+    tr.fit()
+    assert np.abs(fast.params_x - m.x.detach().numpy()).max() < 1e-10
+    assert fast.nu == pytest.approx(float(tr.temperature.nu.detach()), abs=1e-10)
+
+
+def test_unclamped_learnable_temperature_passes_clip_clamp():
+    """max_scale=None: τ falls below CLIP's 0.01, as in the naive descent; max_scale=100 stops there."""
+    rng = np.random.default_rng(0)
+    x0, y0 = rng.normal(size=(32, 3)), rng.normal(size=(32, 3))  # the setting of recipe gradient-flow
+    spec = {"name": "learnable", "init": 0.07, "max_scale": None}
+    both = train_free_embeddings_fast(np.stack([x0, x0]), np.stack([y0, y0]), temperature=[spec, "learnable"],
+                                      lr=0.1, batch_size=32, steps=5000)
+    x, _, nu, taus = _naive_full_batch_descent(x0, y0, 0.07, 0.1, 5000)
+    free, clamped = both.temperatures[5000]
+    assert free < 0.009
+    assert free == pytest.approx(taus[-1], rel=1e-9)
+    assert np.abs(both.params_x[0] - x).max() < 1e-9
+    assert clamped == pytest.approx(0.01, rel=1e-12)
+
+
 def test_many_runs_equal_single_runs_and_snapshots():
     x0, y0 = sphere_init(50, 3, "polar", seed=0)
     x1, y1 = sphere_init(50, 3, "nearby", seed=1)

@@ -100,6 +100,22 @@ def test_learnable_temperature_moves_and_respects_clamp(beta):
     assert float(t.nu.detach()) <= t._nu_max + 1e-12
 
 
+@pytest.mark.parametrize("spec", [{"max_scale": None}, {"name": "learnable", "max_scale": None},
+                                  {"name": "tr", "max_scale": None}])
+def test_learnable_temperature_without_clamp(spec):
+    t = LearnableTemperature(0.07, **spec) if "name" not in spec else make_temperature(spec)
+    opt = torch.optim.SGD(t.parameters(), lr=0.01)
+    for _ in range(2000):
+        opt.zero_grad()
+        (-(1.0 / t(0)) * 10).backward()  # pushes 1/τ up without bound
+        opt.step()
+        t.clamp_()  # a no-op without a clamp
+        if t.value() < 0.005:
+            break
+    assert 0 < t.value() < 0.005  # past CLIP's clamp τ ≥ 0.01
+    assert t.max_scale == float("inf") and t._nu_max == float("inf")
+
+
 def test_hard_swap_p1_swaps_all_and_p0_is_identity():
     x, y = torch.randn(8, 3), torch.randn(8, 3)
     a, b = hard_swap(x, y, 1.0)

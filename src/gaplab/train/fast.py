@@ -7,8 +7,9 @@ inits × seeds) are spread over the cores with ``numba.prange``.
 
 It computes exactly what :class:`~gaplab.train.Trainer` computes for a
 :class:`~gaplab.models.FreeEmbeddings` model with SGD (no momentum, no weight decay), a fixed,
-scheduled or learnable temperature (ν trained by SGD, clamped) and the same ``seed``: same batch order (``default_rng(seed)``, one
-permutation per epoch, last partial batch dropped), same fixed mismatches
+scheduled or learnable temperature (ν trained by SGD, clamped unless ``max_scale=None``) and
+the same ``seed``: same batch order (``default_rng(seed)``, one permutation per epoch, last
+partial batch dropped), same fixed mismatches
 (:func:`~gaplab.train.mismatch_index`), same loss. In float64 the two agree to ~1e-13 after
 1,000 steps (tested to 1e-10).
 
@@ -177,6 +178,9 @@ def train_free_embeddings_fast(
         exactly as the Trainer does.
     lr, seed, mismatch : per run values or one for all
         SGD learning rate; seed of the batch order and mismatches; fraction of mismatched pairs.
+    batch_size : int
+        Pairs per step, in [2, N]. ``N`` is full-batch gradient descent (paper 002's setting);
+        the per-epoch permutation then only reorders floating-point sums.
     loss_kwargs : dict or sequence of dicts
         For ``slip``: ``views`` ("self" | "paired"), ``simclr_weight``, ``simclr_temperature``
         (fixed float; default the CLIP τ). Other keys raise :class:`~gaplab.ConfigError`.

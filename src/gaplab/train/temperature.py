@@ -9,7 +9,8 @@ Registered names (``list_temperatures()``), each a constructor with keyword defa
 
 ==============  =============================================================================
 ``fixed``       τ constant (``value=0.07``)
-``learnable``   CLIP: τ = 1/exp(ν), ν₀ = ln(1/0.07), logit scale clamped at ln 100 (τ ≥ 0.01)
+``learnable``   CLIP: τ = 1/exp(ν), ν₀ = ln(1/0.07), logit scale clamped at ln 100 (τ ≥ 0.01;
+                ``max_scale=None``: no clamp, as in gradient flow)
 ``schedule``    τ = schedule(step) from a registered schedule (``schedule="cosine", ...``)
 ``flt``         002 "Fixed on Large Temperature": a fixed, larger τ (``value=0.1``)
 ``ts``          002 "Temperature Scheduling": τ increases linearly, 0.07 → 1.0 over training
@@ -138,8 +139,9 @@ class LearnableTemperature(Temperature):
         temperature's own gradient flow speeds up as τ falls; softplus has β' ≤ 1).
     scale : float
         c of ``scaled_exp``, β = exp(c·ν) (our reading of the "scaled" variant; c < 1 slows ν).
-    max_scale : float
-        Upper clamp of β (100 in CLIP, i.e. τ ≥ 0.01).
+    max_scale : float or None
+        Upper clamp of β (100 in CLIP, i.e. τ ≥ 0.01). ``None``: no clamp (β_max = ∞), the
+        setting of paper 002's gradient-flow analysis; τ may then fall without bound.
     lr_scale : float
         Multiplier of the learning rate for ν (paper 002's smaller temperature learning rate).
 
@@ -156,10 +158,11 @@ class LearnableTemperature(Temperature):
         *,
         beta: str = "exp",
         scale: float = 0.1,
-        max_scale: float = 100.0,
+        max_scale: float | None = 100.0,
         lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        max_scale = math.inf if max_scale is None else max_scale
         if beta not in _BETAS:
             raise ConfigError(f"LearnableTemperature: unknown beta {beta!r}; valid: {', '.join(_BETAS)}")
         if not (init > 0 and max_scale > 0 and scale > 0 and lr_scale >= 0):
@@ -190,9 +193,12 @@ class LearnableTemperature(Temperature):
         return (self.scale * nu).exp()
 
     def forward(self, step: int) -> Tensor:
-        return 1.0 / self._beta(self.nu).clamp(max=self.max_scale)
+        beta = self._beta(self.nu)
+        return 1.0 / (beta if math.isinf(self.max_scale) else beta.clamp(max=self.max_scale))
 
     def clamp_(self) -> None:
+        if math.isinf(self._nu_max):
+            return
         with torch.no_grad():
             self.nu.clamp_(max=self._nu_max)
 
@@ -225,19 +231,20 @@ def _flt(value: float = 0.1) -> Temperature:
 
 
 @TEMPERATURES.register("learnable")
-def _learnable(init: float = 0.07, beta: str = "exp", scale: float = 0.1, max_scale: float = 100.0,
+def _learnable(init: float = 0.07, beta: str = "exp", scale: float = 0.1, max_scale: float | None = 100.0,
                lr_scale: float = 1.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, scale=scale, max_scale=max_scale, lr_scale=lr_scale)
 
 
 @TEMPERATURES.register("tr")
-def _tr(init: float = 0.07, beta: str = "softplus", scale: float = 0.1, max_scale: float = 100.0,
+def _tr(init: float = 0.07, beta: str = "softplus", scale: float = 0.1, max_scale: float | None = 100.0,
         lr_scale: float = 1.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, scale=scale, max_scale=max_scale, lr_scale=lr_scale)
 
 
 @TEMPERATURES.register("slrt")
-def _slrt(init: float = 0.07, lr_scale: float = 0.1, beta: str = "exp", max_scale: float = 100.0) -> Temperature:
+def _slrt(init: float = 0.07, lr_scale: float = 0.1, beta: str = "exp",
+          max_scale: float | None = 100.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, max_scale=max_scale, lr_scale=lr_scale)
 
 
