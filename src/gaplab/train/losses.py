@@ -374,9 +374,29 @@ def cuaxu_loss(
     The cross term spreads unmatched image-text pairs apart over the sphere, so the two
     modalities share one uniform distribution instead of two separate ones.
 
+    Reading of the paper. The stored text of paper 003 names the term ("cross-modal
+    uniformity", added to CUA) but prints no formula; we take Wang & Isola's uniformity over
+    the *unmatched image-text pairs* (i ≠ j, both orders are the same set of pairs since the
+    distance is symmetric), with their t = 2, added with a plus sign and unit weight like the
+    other terms — the same as the public reference implementation of CUAXU we checked
+    (``log mean_{i≠j} exp(−t‖x̂_i − ŷ_j‖²)`` over the off-diagonal of the image-text
+    distance matrix, CUAXU = CUA + that term). ``cross_uniformity_weight`` and ``t`` change it.
+
+    Low dimensions. On its own the cross term rewards separating the modalities: its minimum
+    over the sphere, −4t, is reached with every image antipodal to every text, while two
+    aligned uniform modalities on S² give log((1 − e^{−4t})/4t) ≈ −2.08. The alignment term
+    pays for that separation, and the minimiser of the whole loss on S² is gap-free: free
+    points trained with CUAXU from a random start end with L2M ≈ 6e-4 (tested). So when a
+    trained encoder at 3 dimensions ends with the modalities on opposite sides (L2M ≈ 1.5–2,
+    recipe ``contrastive-gap``), that is not where this loss is lowest — with unit weights
+    the separated state costs more than the aligned, uniform one — but a state the towers'
+    optimisation reaches, where alignment is lost and the cross term then pushes unmatched
+    images and texts apart.
+
     References
     ----------
-    Fahim et al., 2024 (paper 003).
+    Fahim et al., "It's Not a Modality Gap: Characterizing and Addressing the Contrastive
+    Gap", 2024 (paper 003); Wang & Isola, ICML 2020, eq. 5 (uniformity).
 
     Examples
     --------
