@@ -389,9 +389,9 @@ def cuaxu_loss(
     points trained with CUAXU from a random start end with L2M ≈ 6e-4 (tested). So when a
     trained encoder at 3 dimensions ends with the modalities on opposite sides (L2M ≈ 1.5–2,
     recipe ``contrastive-gap``), that is not where this loss is lowest — with unit weights
-    the separated state costs more than the aligned, uniform one — but a state the towers'
-    optimisation reaches, where alignment is lost and the cross term then pushes unmatched
-    images and texts apart.
+    the separated state costs more than the aligned, uniform one (tested). Our hypothesis,
+    untested: the towers' optimisation reaches a state where alignment is lost, and the
+    cross term then holds unmatched images and texts apart.
 
     References
     ----------
