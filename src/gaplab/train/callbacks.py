@@ -49,11 +49,6 @@ __all__ = [
 ]
 
 
-def _retrieval(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    r = retrieval_recall(x, y, ks=(1, 5))
-    return {k: v for k, v in r.items()}
-
-
 #: metric name → function(x̂, ŷ) → float or dict of floats (keys become columns)
 METRIC_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "l2m": lambda x, y: l2m(x, y),
@@ -64,7 +59,7 @@ METRIC_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "mean_cos_cross": lambda x, y: mean_cosine_cross(x, y),
     "alignment": lambda x, y: alignment(x, y),
     "uniformity": lambda x, y: {"uniformity_image": uniformity(x), "uniformity_text": uniformity(y)},
-    "retrieval": _retrieval,
+    "retrieval": lambda x, y: retrieval_recall(x, y, ks=(1, 5)),
     "linear_separability": lambda x, y: linear_separability(x, y),
 }
 

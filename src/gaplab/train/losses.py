@@ -292,17 +292,16 @@ def alignment_loss(x: Tensor, y: Tensor, *, alpha: float = 2.0) -> Tensor:
 
 def uniformity_loss(x: Tensor, *, t: float = 2.0) -> Tensor:
     r"""Uniformity of Wang & Isola: :math:`\log \frac{1}{B(B-1)}\sum_{i\ne j} e^{-t\lVert x_i-x_j\rVert^2}`."""
-    n = x.shape[0]
-    sq = (2.0 - 2.0 * (x @ x.T)).clamp_min(0.0)  # unit rows: ‖a−b‖² = 2 − 2a·b
-    eye = torch.eye(n, dtype=torch.bool, device=x.device)
-    logits = (-t * sq).masked_fill(eye, float("-inf"))
-    return torch.logsumexp(logits.reshape(-1), 0) - math.log(n * (n - 1))
+    return cross_uniformity_loss(x, x, t=t)
 
 
 def cross_uniformity_loss(x: Tensor, y: Tensor, *, t: float = 2.0) -> Tensor:
-    r"""Cross-modal uniformity: :math:`\log\frac{1}{B(B-1)}\sum_{i\ne j} e^{-t\lVert x_i-y_j\rVert^2}`."""
+    r"""Cross-modal uniformity: :math:`\log\frac{1}{B(B-1)}\sum_{i\ne j} e^{-t\lVert x_i-y_j\rVert^2}`.
+
+    With ``y = x`` it is Wang & Isola's uniformity (:func:`uniformity_loss`).
+    """
     n = x.shape[0]
-    sq = (2.0 - 2.0 * (x @ y.T)).clamp_min(0.0)
+    sq = (2.0 - 2.0 * (x @ y.T)).clamp_min(0.0)  # unit rows: ‖a−b‖² = 2 − 2a·b
     eye = torch.eye(n, dtype=torch.bool, device=x.device)
     logits = (-t * sq).masked_fill(eye, float("-inf"))
     return torch.logsumexp(logits.reshape(-1), 0) - math.log(n * (n - 1))
