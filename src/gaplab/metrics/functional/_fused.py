@@ -9,69 +9,19 @@ and handles everything else (float16, ``image_index``, error reporting).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-try:  # numba is optional: gaplab.metrics must work without it
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised where numba is absent
-    HAVE_NUMBA = False
+#: numba is optional (and imported only when the kernel first runs: it costs ~0.2 s)
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 #: rows at or above which the fused kernel is used (compilation is cached on disk)
 MIN_ROWS = 1 << 14
 #: rows per kernel call (a bad row aborts only its chunk); chunks run in parallel
 CHUNK_ROWS = 1 << 15
-
-if HAVE_NUMBA:
-
-    # reassoc lets the three row reductions vectorise; no nnan/ninf, the NaN checks must stay
-    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-    def _pairs_kernel(x, y, normalize, alpha, sum_x, sum_y, sum_xhat, sum_yhat, scalars):  # pragma: no cover
-        """Accumulate one chunk; returns -1, or the first row whose norm is 0 or not finite."""
-        n, d = x.shape
-        s_cos = 0.0
-        s_dist = 0.0
-        s_alpha = 0.0
-        for i in range(n):
-            sx = 0.0
-            sy = 0.0
-            dot = 0.0
-            for j in range(d):
-                a = np.float64(x[i, j])
-                b = np.float64(y[i, j])
-                sx += a * a
-                sy += b * b
-                dot += a * b
-            if not (sx > 0.0 and sy > 0.0 and sx < np.inf and sy < np.inf and dot == dot):
-                return i
-            ix = 1.0 / np.sqrt(sx)
-            iy = 1.0 / np.sqrt(sy)
-            for j in range(d):
-                a = np.float64(x[i, j])
-                b = np.float64(y[i, j])
-                sum_xhat[j] += a * ix
-                sum_yhat[j] += b * iy
-            if not normalize:
-                for j in range(d):
-                    sum_x[j] += np.float64(x[i, j])
-                    sum_y[j] += np.float64(y[i, j])
-            cos = dot * ix * iy
-            s_cos += cos
-            sq = 2.0 - 2.0 * cos if normalize else sx + sy - 2.0 * dot
-            if sq < 0.0:
-                sq = 0.0
-            dist = np.sqrt(sq)
-            s_dist += dist
-            s_alpha += sq if alpha == 2.0 else dist**alpha
-        scalars[0] += s_cos
-        scalars[1] += s_dist
-        scalars[2] += s_alpha
-        return -1
-
 
 def usable(x: np.ndarray, y: np.ndarray) -> bool:
     """Whether the fused kernel applies to these (validated, row-paired) arrays."""
@@ -88,7 +38,9 @@ def usable(x: np.ndarray, y: np.ndarray) -> bool:
 def _chunk(x: np.ndarray, y: np.ndarray, normalize: bool, alpha: float):
     parts = [np.zeros(x.shape[1]) for _ in range(4)]
     scalars = np.zeros(3)
-    bad = _pairs_kernel(x, y, normalize, alpha, *parts, scalars)
+    from ._fused_kernel import pairs_kernel
+
+    bad = pairs_kernel(x, y, normalize, alpha, *parts, scalars)
     return bad, parts, scalars
 
 

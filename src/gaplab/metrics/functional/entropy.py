@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import log_softmax
 
 from ..._errors import InputError
 from ..._validation import check_pair, normalize_rows
@@ -15,6 +14,8 @@ __all__ = ["logit_entropy"]
 
 
 def _mean_row_entropy(a: np.ndarray, b: np.ndarray, temperature: float, block_rows: int | None) -> float:
+    from scipy.special import log_softmax  # lazy: scipy.special costs ~0.1 s to import
+
     total = 0.0
     for lo, hi in row_blocks(a.shape[0], b.shape[0], block_rows):
         logp = log_softmax((a[lo:hi] @ b.T).astype(np.float64) / temperature, axis=1)

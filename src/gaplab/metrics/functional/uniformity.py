@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, normalize_rows
@@ -45,6 +44,8 @@ def uniformity(x: Any, *, t: float = 2.0, normalize: bool = True, block_rows: in
     >>> round(uniformity([[1.0, 0.0], [-1.0, 0.0]]), 6)  # one pair at distance 2: −2·4
     -8.0
     """
+    from scipy.special import logsumexp  # lazy: scipy.special costs ~0.1 s to import
+
     if not t > 0:
         raise InputError(f"uniformity: t must be > 0, got {t}")
     a = check_embeddings(x, name="x", where="uniformity")
