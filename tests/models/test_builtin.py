@@ -199,6 +199,9 @@ def test_cli_embed_digits_with_builtin_then_measure(tmp_path):
     assert s["n_images"] == 200 and s["n_captions"] == 400 and s["dim"] == 128
     p = load_pairs(out)
     assert p.meta["model"] == "gaplab-minilm-digits" and p.image_index.shape == (400,)
+    # one unit prompt embedding per class, so zero-shot evaluation needs no extra file
+    assert p.meta["class_text"].shape == (10, 128)
+    np.testing.assert_allclose(np.linalg.norm(p.meta["class_text"], axis=1), 1.0, atol=1e-5)
     m = CliRunner().invoke(main, ["measure", str(out), "--json"])
     assert m.exit_code == 0, m.output
     res = json.loads(m.stdout)

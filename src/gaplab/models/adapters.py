@@ -527,6 +527,12 @@ def embed_to_file(
     if dataset.labels is not None:
         extra["labels"] = np.asarray(dataset.labels)
         extra["class_names"] = np.asarray(dataset.class_names, dtype=str)
+        if dataset.class_names:  # class prompt embeddings: zero-shot for measure/mitigate/report
+            from ..data.zero_shot import zero_shot_classifier
+
+            extra["class_text"] = zero_shot_classifier(
+                encoder, dataset.class_names, templates=dataset.meta.get("templates"), batch_size=batch_size
+            )
     save_pairs(p, image_emb, text_emb, image_index=None if identity else dataset.image_index, **extra)
     return {
         "out": str(p),
