@@ -85,3 +85,18 @@ def test_trainer_history_file_is_read(tmp_path):
     h.to_json(tmp_path / "history.json")
     recs = _history_records(json.loads((tmp_path / "history.json").read_text()))
     assert [r["l2m"] for r in recs] == [1.0, 0.5]
+
+
+def test_zero_shot_row_when_the_file_has_class_prompts(tmp_path):
+    from gaplab.io import save_pairs
+    from gaplab.metrics import zero_shot_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    centres = rng.normal(size=(3, 8))
+    x = centres[labels] + 0.3 * rng.normal(size=(60, 8))
+    y = centres[labels] + 0.3 * rng.normal(size=(60, 8))
+    save_pairs(tmp_path / "p.npz", x, y, labels=labels, class_text=centres)
+    text = build_report([tmp_path / "p.npz"], tmp_path / "r.html", umap=False).read_text()
+    shown = float(re.search(r"<td>zero_shot</td><td[^>]*>([^<]*)</td>", text).group(1))
+    assert shown == pytest.approx(zero_shot_accuracy(x, centres, labels), abs=1e-3)

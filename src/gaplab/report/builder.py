@@ -23,7 +23,7 @@ import numpy as np
 from .._errors import InputError
 from .._fs import atomic_write
 from ..io import load_pairs
-from ..metrics import MEASURE_KEYS, MetricSuite, measure
+from ..metrics import MEASURE_KEYS, MetricSuite, measure, zero_shot_accuracy
 from . import plots
 
 __all__ = ["build_report", "Report", "Section"]
@@ -82,8 +82,12 @@ def _fmt(v: Any) -> str:
     return s if len(s) < 80 else s[:77] + "..."
 
 
+#: meanings of report rows that gaplab.measure does not produce
+EXTRA_MEANINGS = {"zero_shot": "zero-shot top-1 accuracy with the file's class prompts (class_text)"}
+
+
 def _metric_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    rows = [[k, _fmt(metrics[k]), MEASURE_KEYS.get(k, "")] for k in metrics if not isinstance(metrics[k], (dict,))]
+    rows = [[k, _fmt(metrics[k]), MEASURE_KEYS.get(k, EXTRA_MEANINGS.get(k, ""))] for k in metrics if not isinstance(metrics[k], (dict,))]
     return ["metric", "value", "meaning"], rows
 
 
@@ -105,6 +109,9 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
     m.update({k: v for k, v in exact.items() if k in MEASURE_KEYS or k in ("n_images", "n_texts")})
     order = np.argsort(-np.abs(gap))[:10]
     m["top_dims"] = [{"dim": int(j), "diff": float(gap[j])} for j in order]
+    labels, class_text = p.meta.get("labels"), p.meta.get("class_text")
+    if labels is not None and class_text is not None and np.ndim(class_text) == 2:
+        m["zero_shot"] = zero_shot_accuracy(x, class_text, np.asarray(labels))  # every image
     if sample.size < n_pairs:
         sec.paragraphs.append(
             f"Exact O(N·d) metrics over all {exact['n']} pairs; uniformity, retrieval, entropy and "
