@@ -21,6 +21,8 @@ __all__ = [
     "check_image_index",
     "normalize_rows",
     "check_texts",
+    "IMAGE",
+    "TEXT",
 ]
 
 
@@ -31,7 +33,10 @@ def to_numpy(a: Any) -> np.ndarray:
         if str(getattr(a, "dtype", "")) == "torch.bfloat16":
             a = a.float()
         a = a.numpy()
-    return np.asarray(a)
+    try:
+        return np.asarray(a)
+    except ValueError as e:  # ragged nested lists: numpy 2 refuses them
+        raise InputError(f"expected a rectangular array, got ragged nested sequences ({e})") from None
 
 
 def check_embeddings(
@@ -55,17 +60,17 @@ def check_embeddings(
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise InputError(f"{where}: {name} must be a numeric array, got dtype {arr.dtype}")
+        raise InputError(f"{where}: {name}: must be a numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         hint = " (reshape a single vector with x[None, :])" if arr.ndim == 1 else ""
         raise InputError(
-            f"{where}: {name} must be 2-D (N, d), got a {arr.ndim}-D array of shape {arr.shape}{hint}"
+            f"{where}: {name}: must be 2-D (N, d), got a {arr.ndim}-D array of shape {arr.shape}{hint}"
         )
     n, d = arr.shape
     if n < min_rows:
-        raise InputError(f"{where}: {name} needs at least {min_rows} rows, got shape {arr.shape}")
+        raise InputError(f"{where}: {name}: needs at least {min_rows} rows, got shape {arr.shape}")
     if d < 1:
-        raise InputError(f"{where}: {name} has no columns, got shape {arr.shape}")
+        raise InputError(f"{where}: {name}: has no columns, got shape {arr.shape}")
     was_half = arr.dtype == np.float16
     if dtype is None and arr.dtype == np.float16 and not check_values:
         return arr  # blockwise callers upcast block by block
@@ -102,14 +107,14 @@ def check_values_of(
             kind = "NaN" if np.isnan(arr[r, c]) else "inf"
             extra = " (float16 overflow: values beyond ±65504)" if was_half and kind == "inf" else ""
             raise InputError(
-                f"{where}: {name} contains a non-finite value: first {kind} at row "
+                f"{where}: {name}: non-finite value, first {kind} at row "
                 f"{r + row_offset}, column {c}{extra}"
             )
     if not allow_zero_rows:
         zero = np.flatnonzero(~arr.any(axis=1))
         if zero.size:
             raise InputError(
-                f"{where}: {name} has an all-zero row (row {zero[0] + row_offset}); "
+                f"{where}: {name}: all-zero row (row {zero[0] + row_offset}); "
                 "a zero vector has no direction to normalise"
             )
 
@@ -135,6 +140,10 @@ def check_image_index(image_index: Any, n_images: int, n_texts: int, *, where: s
     return idx.astype(np.int64, copy=False)
 
 
+#: the words error messages use for the two sides of a pair (user's word, then the API's)
+IMAGE, TEXT = "image embeddings (x)", "text embeddings (y)"
+
+
 def check_pair(
     x: Any,
     y: Any,
@@ -150,17 +159,18 @@ def check_pair(
     With it (many captions per image, e.g. COCO's 5), caption k belongs to image
     ``image_index[k]``. Returns ``(x, y, image_index)``.
     """
-    xa = check_embeddings(x, name="x", where=where, min_rows=min_rows, check_values=check_values)
-    ya = check_embeddings(y, name="y", where=where, min_rows=min_rows, check_values=check_values)
+    xa = check_embeddings(x, name=IMAGE, where=where, min_rows=min_rows, check_values=check_values)
+    ya = check_embeddings(y, name=TEXT, where=where, min_rows=min_rows, check_values=check_values)
     if xa.shape[1] != ya.shape[1]:
         raise InputError(
-            f"{where}: x and y need the same dimension d, got x {xa.shape} and y {ya.shape}"
+            f"{where}: image (x) and text (y) embeddings need the same dimension d, "
+            f"got image {xa.shape} and text {ya.shape}"
         )
     if image_index is None:
         if xa.shape[0] != ya.shape[0]:
             raise InputError(
-                f"{where}: x and y need the same number of rows, got x {xa.shape} and y {ya.shape} "
-                "(for several captions per image pass image_index)"
+                f"{where}: image (x) and text (y) embeddings need the same number of rows, "
+                f"got image {xa.shape} and text {ya.shape} (for several captions per image pass image_index)"
             )
         idx = None
     else:

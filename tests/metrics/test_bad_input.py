@@ -18,19 +18,19 @@ def test_pair_metrics_reject_bad_input(name):
     f = M.get_metric(name)
     bad_nan = X.copy()
     bad_nan[3, 2] = np.nan
-    with pytest.raises(InputError, match=rf"{name}: x contains a non-finite value: first NaN at row 3, column 2"):
+    with pytest.raises(InputError, match=rf"^{name}: image embeddings \(x\): non-finite value, first NaN at row 3, column 2$"):
         f(bad_nan, Y)
     bad_inf = Y.copy()
     bad_inf[0, 0] = np.inf
-    with pytest.raises(InputError, match="y contains a non-finite value: first inf at row 0"):
+    with pytest.raises(InputError, match=r"text embeddings \(y\): non-finite value, first inf at row 0"):
         f(X, bad_inf)
     zero = X.copy()
     zero[5] = 0
     with pytest.raises(InputError, match=r"all-zero row \(row 5\)"):
         f(zero, Y)
-    with pytest.raises(InputError, match=r"same number of rows, got x \(10, 4\) and y \(9, 4\)"):
+    with pytest.raises(InputError, match=r"same number of rows, got image \(10, 4\) and text \(9, 4\)"):
         f(X, Y[:9])
-    with pytest.raises(InputError, match=r"same dimension d, got x \(10, 4\) and y \(10, 3\)"):
+    with pytest.raises(InputError, match=r"same dimension d, got image \(10, 4\) and text \(10, 3\)"):
         f(X, Y[:, :3])
     with pytest.raises(InputError, match="must be 2-D.*1-D"):
         f(X[0], Y[0])
@@ -100,3 +100,16 @@ def test_bad_value_deep_in_a_large_array_names_its_row():
     big[4000] = 0
     with pytest.raises(InputError, match=r"all-zero row \(row 4000\)"):
         M.l2m(big, big + 1)
+
+
+def test_measure_names_itself_and_the_modality_not_internals():
+    zero = X.copy()
+    zero[5] = 0
+    with pytest.raises(InputError, match=r"^measure: image embeddings \(x\): all-zero row \(row 5\)") as e:
+        M.measure(zero, Y)
+    assert "MetricSuite" not in str(e.value)
+
+
+def test_ragged_lists_are_an_input_error():
+    with pytest.raises(InputError, match="ragged"):
+        M.l2m([[1.0, 2.0], [3.0]], [[1.0, 2.0], [3.0, 4.0]])

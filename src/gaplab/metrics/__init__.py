@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .._registry import Registry
+from .catalogue import CATALOGUE, MEASURE_KEYS, MetricInfo, markdown_table, metric_info
 from .functional import (
     DimensionGap,
     alignment,
@@ -31,30 +31,24 @@ from .functional import (
     uniformity,
     zero_shot_accuracy,
 )
-from .measure import MEASURE_KEYS, measure
+from .functional._stats import PairStats
+from .measure import measure
 from .suite import MetricSuite
-
-METRICS: Registry[Callable[..., object]] = Registry("metric")
-for _f in (
-    gap_vector, l2m, l2i, rmg, mean_cosine, mean_cosine_paired, mean_cosine_cross, alignment,
-    uniformity, linear_separability, retrieval_recall, zero_shot_accuracy, logit_entropy,
-    dimension_gap, moad, kendall_tau_distance,
-):
-    METRICS.add(_f.__name__, _f)
 
 
 def list_metrics(filter: str | None = None) -> list[str]:
     """Names of the registered metric functions (wildcards allowed, e.g. ``"mean_*"``)."""
-    return METRICS.list(filter)
+    return CATALOGUE.list(filter)
 
 
 def get_metric(name: str) -> Callable[..., object]:
-    """The metric function registered as ``name``."""
-    return METRICS.get(name)
+    """The metric function registered as ``name`` (its metadata: :func:`metric_info`)."""
+    return CATALOGUE.get(name).function
 
 
 __all__ = [
-    "MetricSuite", "measure", "MEASURE_KEYS", "list_metrics", "get_metric", "DimensionGap",
+    "MetricSuite", "PairStats", "measure", "MEASURE_KEYS", "CATALOGUE", "MetricInfo", "metric_info",
+    "markdown_table", "list_metrics", "get_metric", "DimensionGap",
     "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
     "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "moad",

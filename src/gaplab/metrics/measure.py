@@ -6,43 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_pair
-from .functional import (
-    dimension_gap,
-    linear_separability,
-    logit_entropy,
-    retrieval_recall,
-    uniformity,
-)
+from .._errors import InputError
+from .._validation import check_pair, normalize_rows
+from .catalogue import MEASURE_KEYS
+from .functional._stats import PairStats, accumulate
+from .functional.dimensions import _dimension_gap
+from .functional.entropy import _logit_entropy
+from .functional.retrieval import _recall_at, _retrieval_ranks
+from .functional.separability import _linear_separability, _modality_split
+from .functional.uniformity import _uniformity
 from .suite import MetricSuite
 
 __all__ = ["measure", "MEASURE_KEYS"]
-
-#: keys of :func:`measure`'s result, in display order, with a one-line meaning each
-MEASURE_KEYS: dict[str, str] = {
-    "n": "number of pairs (captions)",
-    "dim": "embedding dimension",
-    "l2m": "distance between modality means (the gap; 0 = same centre)",
-    "l2i": "mean distance between matched pairs",
-    "rmg": "relative modality gap: pair distance relative to within-modality spread",
-    "mean_cos_image": "mean cosine between images (cone effect; 0 = isotropic)",
-    "mean_cos_text": "mean cosine between texts (cone effect)",
-    "mean_cos_paired": "mean cosine of matched pairs",
-    "mean_cos_cross": "mean cosine of unmatched image-text pairs",
-    "alignment": "mean squared distance of matched pairs (lower = aligned)",
-    "uniformity_image": "log mean Gaussian potential of images (lower = uniform)",
-    "uniformity_text": "log mean Gaussian potential of texts (lower = uniform)",
-    "linear_separability": "held-out accuracy telling image from text (0.5 = no gap)",
-    "logit_entropy_i2t": "entropy of image->text softmax at the given temperature (nats)",
-    "logit_entropy_t2i": "entropy of text->image softmax (nats)",
-    "i2t_r1": "image->text recall@1",
-    "i2t_r5": "image->text recall@5",
-    "i2t_r10": "image->text recall@10",
-    "t2i_r1": "text->image recall@1",
-    "t2i_r5": "text->image recall@5",
-    "t2i_r10": "text->image recall@10",
-    "top_dims": "dimensions with the largest mean difference",
-}
 
 
 def measure(
@@ -58,8 +33,10 @@ def measure(
     """Every gap metric on paired embeddings, as a JSON-ready dict (keys: :data:`MEASURE_KEYS`).
 
     The O(N·d) metrics are exact and streamed; uniformity, retrieval and logit entropy are
-    O(N²) (blockwise, exact); linear separability fits a logistic regression (seeded).
-    ``include_pairwise=False`` skips the O(N²) and fitted metrics.
+    O(N²) (blockwise, float64, exact); linear separability fits a logistic regression
+    (seeded). ``include_pairwise=False`` skips the O(N²) and fitted metrics. The input is
+    validated once (shapes here, values during the one float64 pass that takes the sums),
+    normalised once, and every metric runs on that through its private kernel.
 
     Examples
     --------
@@ -69,19 +46,30 @@ def measure(
     >>> r["l2m"] > 1
     True
     """
-    xa, ya, idx = check_pair(x, y, where="measure", image_index=image_index)
-    out = MetricSuite().update(xa, ya, image_index=idx).compute()
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise InputError(f"measure: temperature must be a positive finite number, got {temperature}")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise InputError(f"measure: top_k must be a positive integer, got {top_k!r}")
+    xa, ya, idx = check_pair(x, y, where="measure", image_index=image_index, check_values=False)
+    stats = accumulate(PairStats(dim=xa.shape[1]), xa, ya, idx, where="measure")  # validates values
+    out = MetricSuite.from_stats(stats).compute()
     gap = out.pop("gap_vector")
     order = np.argsort(-np.abs(gap), kind="stable")[:top_k]
     out["top_dims"] = [{"dim": int(j), "diff": float(gap[j])} for j in order]
     if include_pairwise:
-        out["uniformity_image"] = uniformity(xa)
-        out["uniformity_text"] = uniformity(ya)
-        out["linear_separability"] = linear_separability(xa, ya, image_index=idx, seed=seed)
-        ent = logit_entropy(xa, ya, temperature=temperature, image_index=idx)
+        xn = normalize_rows(np.asarray(xa, dtype=np.promote_types(xa.dtype, np.float32)))
+        yn = normalize_rows(np.asarray(ya, dtype=np.promote_types(ya.dtype, np.float32)))
+        out["uniformity_image"] = _uniformity(xn, 2.0, None)
+        out["uniformity_text"] = _uniformity(yn, 2.0, None)
+        split = _modality_split(xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=50_000,
+                                where="measure (linear_separability)")
+        out["linear_separability"] = _linear_separability(split)
+        ent = _logit_entropy(xn, yn, temperature, None)
         out["logit_entropy_i2t"], out["logit_entropy_t2i"] = ent["i2t"], ent["t2i"]
-        out.update(retrieval_recall(xa, ya, image_index=idx, ks=(1, 5, 10)))
-        dg = dimension_gap(xa, ya, image_index=idx, top_k=top_k, seed=seed)
+        out.update(_recall_at(_retrieval_ranks(xn, yn, idx, None), (1, 5, 10)))
+        dsplit = split if xn.shape[0] <= 20_000 else _modality_split(
+            xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=20_000, where="measure (dimension_gap)")
+        dg = _dimension_gap(gap, dsplit if gap.size >= 2 else None, top_k=top_k, n_candidates=8)
         out["top_dims_share"] = dg.share_top
         out["best_pair_dims"] = list(dg.best_pair)
         out["best_pair_accuracy"] = dg.best_pair_accuracy

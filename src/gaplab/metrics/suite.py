@@ -47,18 +47,28 @@ class MetricSuite:
         self.alpha = alpha
         self.stats: PairStats | None = None
 
-    def update(self, x: Any, y: Any, *, image_index: Any = None) -> MetricSuite:
-        """Add a batch of pairs (``image_index`` indexes into this batch's ``x``)."""
+    @classmethod
+    def from_stats(cls, stats: PairStats) -> MetricSuite:
+        """A suite holding already accumulated :class:`PairStats` (e.g. merged from shards)."""
+        out = cls(normalize=stats.normalize, alpha=stats.alpha)
+        out.stats = stats
+        return out
+
+    def update(self, x: Any, y: Any, *, image_index: Any = None, where: str = "MetricSuite.update") -> MetricSuite:
+        """Add a batch of pairs (``image_index`` indexes into this batch's ``x``).
+
+        ``where`` names the caller in error messages (``measure`` passes its own name).
+        """
         xa, ya, idx = check_pair(
-            x, y, where="MetricSuite.update", image_index=image_index, min_rows=1, check_values=False
+            x, y, where=where, image_index=image_index, min_rows=1, check_values=False
         )
         if self.stats is None:
             self.stats = PairStats(dim=xa.shape[1], normalize=self.normalize, alpha=self.alpha)
         elif self.stats.dim != xa.shape[1]:
             raise InputError(
-                f"MetricSuite.update: batch has d={xa.shape[1]}, earlier batches had d={self.stats.dim}"
+                f"{where}: batch has d={xa.shape[1]}, earlier batches had d={self.stats.dim}"
             )
-        accumulate(self.stats, xa, ya, idx, where="MetricSuite.update")
+        accumulate(self.stats, xa, ya, idx, where=where)
         return self
 
     def merge(self, other: MetricSuite) -> MetricSuite:

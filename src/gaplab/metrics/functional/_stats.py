@@ -9,18 +9,26 @@ streaming :class:`~gaplab.metrics.MetricSuite` both go through here, so the math
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from ..._errors import InputError
-from ..._validation import check_values_of
+from ..._validation import IMAGE, TEXT, check_values_of
 from . import _fused
 
-__all__ = ["PairStats", "accumulate", "BLOCK_ROWS"]
+__all__ = ["PairStats", "accumulate", "BLOCK_ROWS", "SUMMED_FIELDS"]
 
 #: rows per block: small enough that a float64 copy of a block stays in cache.
 BLOCK_ROWS = 1024
+
+
+def _summed(default: object = 0) -> Any:
+    """A field that two partial results combine by addition (declared, so merge is generic)."""
+    if isinstance(default, (int, float)):
+        return field(default=default, metadata={"summed": True})
+    return field(default=None, metadata={"summed": True})
 
 
 @dataclass
@@ -29,21 +37,23 @@ class PairStats:
 
     ``sum_x``/``sum_y`` are sums of the rows as the metrics see them (L2-normalised when
     ``normalize``), ``sum_xhat``/``sum_yhat`` always of normalised rows (for cosines).
+    Fields declared with ``summed`` metadata are reduced by addition in :meth:`merge`;
+    ``dim``, ``normalize`` and ``alpha`` must agree.
     """
 
     dim: int
     normalize: bool = True
     alpha: float = 2.0
-    n_x: int = 0
-    n_y: int = 0
-    n_pairs: int = 0
-    sum_x: np.ndarray = field(default=None)  # type: ignore[assignment]
-    sum_y: np.ndarray = field(default=None)  # type: ignore[assignment]
-    sum_xhat: np.ndarray = field(default=None)  # type: ignore[assignment]
-    sum_yhat: np.ndarray = field(default=None)  # type: ignore[assignment]
-    sum_cos: float = 0.0  # Σ cos(x_i, y_i) over pairs
-    sum_dist: float = 0.0  # Σ ‖x_i − y_i‖ over pairs
-    sum_dist_alpha: float = 0.0  # Σ ‖x_i − y_i‖^alpha over pairs
+    n_x: int = _summed(0)
+    n_y: int = _summed(0)
+    n_pairs: int = _summed(0)
+    sum_x: np.ndarray = _summed(None)
+    sum_y: np.ndarray = _summed(None)
+    sum_xhat: np.ndarray = _summed(None)
+    sum_yhat: np.ndarray = _summed(None)
+    sum_cos: float = _summed(0.0)  # Σ cos(x_i, y_i) over pairs
+    sum_dist: float = _summed(0.0)  # Σ ‖x_i − y_i‖ over pairs
+    sum_dist_alpha: float = _summed(0.0)  # Σ ‖x_i − y_i‖^alpha over pairs
 
     def __post_init__(self) -> None:
         for name in ("sum_x", "sum_y", "sum_xhat", "sum_yhat"):
@@ -57,21 +67,8 @@ class PairStats:
                 "merge: statistics differ in (dim, normalize, alpha): "
                 f"{(self.dim, self.normalize, self.alpha)} vs {(other.dim, other.normalize, other.alpha)}"
             )
-        return PairStats(
-            dim=self.dim,
-            normalize=self.normalize,
-            alpha=self.alpha,
-            n_x=self.n_x + other.n_x,
-            n_y=self.n_y + other.n_y,
-            n_pairs=self.n_pairs + other.n_pairs,
-            sum_x=self.sum_x + other.sum_x,
-            sum_y=self.sum_y + other.sum_y,
-            sum_xhat=self.sum_xhat + other.sum_xhat,
-            sum_yhat=self.sum_yhat + other.sum_yhat,
-            sum_cos=self.sum_cos + other.sum_cos,
-            sum_dist=self.sum_dist + other.sum_dist,
-            sum_dist_alpha=self.sum_dist_alpha + other.sum_dist_alpha,
-        )
+        sums = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in SUMMED_FIELDS}
+        return PairStats(dim=self.dim, normalize=self.normalize, alpha=self.alpha, **sums)
 
     # ---- metrics from sums -------------------------------------------------------------
     def gap_vector(self) -> np.ndarray:
@@ -107,6 +104,10 @@ class PairStats:
         return float(match / denom) if denom > 0 else 0.0
 
 
+#: the fields :meth:`PairStats.merge` adds
+SUMMED_FIELDS = tuple(f for f in fields(PairStats) if f.metadata.get("summed"))
+
+
 def _offdiag_mean_cos(sum_hat: np.ndarray, n: int) -> float:
     """Mean cosine over ordered pairs i ≠ j: (‖Σ x̂_i‖² − n) / (n(n − 1))."""
     return float((sum_hat @ sum_hat - n) / (n * (n - 1)))
@@ -136,7 +137,7 @@ class _Block:
             check_values_of(np.asarray(src), name=name, where=where, row_offset=offset,
                             was_half=src.dtype == np.float16)
             row = int(np.flatnonzero(~np.isfinite(self.sq))[0]) + offset
-            raise InputError(f"{where}: {name} row {row} has a norm beyond float64 range; rescale the data")
+            raise InputError(f"{where}: {name}: norm beyond float64 range at row {row}; rescale the data")
         self.inv = 1.0 / np.sqrt(self.sq)
 
 
@@ -167,18 +168,18 @@ def accumulate(
     bx_buf, by_buf, bg_buf = ws.bufs
     if image_index is None:
         for a in range(start, x.shape[0], block_rows):
-            bx = _Block(x[a : a + block_rows], bx_buf, "x", where, a)
-            by = _Block(y[a : a + block_rows], by_buf, "y", where, a)
+            bx = _Block(x[a : a + block_rows], bx_buf, IMAGE, where, a)
+            by = _Block(y[a : a + block_rows], by_buf, TEXT, where, a)
             _add_side(stats, bx, "x")
             _add_side(stats, by, "y")
             _add_pairs(stats, bx, by)
         return stats
     for a in range(0, x.shape[0], block_rows):
-        _add_side(stats, _Block(x[a : a + block_rows], bx_buf, "x", where, a), "x")
+        _add_side(stats, _Block(x[a : a + block_rows], bx_buf, IMAGE, where, a), "x")
     for a in range(0, y.shape[0], block_rows):
-        by = _Block(y[a : a + block_rows], by_buf, "y", where, a)
+        by = _Block(y[a : a + block_rows], by_buf, TEXT, where, a)
         _add_side(stats, by, "y")
-        _add_pairs(stats, _Block(x[image_index[a : a + block_rows]], bg_buf, "x", where, 0), by)
+        _add_pairs(stats, _Block(x[image_index[a : a + block_rows]], bg_buf, IMAGE, where, 0), by)
     return stats
 
 

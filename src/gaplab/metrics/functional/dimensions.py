@@ -10,7 +10,7 @@ import numpy as np
 
 from ..._errors import InputError
 from .centroid import pair_stats
-from .separability import modality_split
+from .separability import Split, modality_split
 
 __all__ = ["DimensionGap", "dimension_gap"]
 
@@ -61,13 +61,24 @@ def dimension_gap(
     >>> dimension_gap(x, y, top_k=1).top_dims
     [0]
     """
-    from sklearn.linear_model import LogisticRegression
-
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise InputError(f"dimension_gap: top_k must be a positive integer, got {top_k!r}")
     stats = pair_stats(x, y, image_index=image_index, normalize=normalize, where="dimension_gap")
     diff = stats.gap_vector()
+    split = None
+    if diff.size >= 2:
+        split = modality_split(
+            x, y, image_index=image_index, normalize=normalize, train_fraction=0.8, seed=seed,
+            max_pairs=max_pairs, where="dimension_gap",
+        )
+    return _dimension_gap(diff, split, top_k=top_k, n_candidates=n_candidates)
+
+
+def _dimension_gap(diff: np.ndarray, split: Split | None, *, top_k: int, n_candidates: int) -> DimensionGap:
+    """Kernel of :func:`dimension_gap`: from the gap vector and a modality split (None when d = 1)."""
+    from sklearn.linear_model import LogisticRegression
+
     d = diff.size
-    if not 1 <= top_k:
-        raise InputError(f"dimension_gap: top_k must be >= 1, got {top_k}")
     order = np.argsort(-np.abs(diff), kind="stable")
     top = order[: min(top_k, d)]
     total = float(diff @ diff)
@@ -75,11 +86,8 @@ def dimension_gap(
 
     best_pair: tuple[int, int] = (int(order[0]), int(order[min(1, d - 1)]))
     best_acc = float("nan")
-    if d >= 2:
-        (f_tr, l_tr), (f_te, l_te) = modality_split(
-            x, y, image_index=image_index, normalize=normalize, train_fraction=0.8, seed=seed,
-            max_pairs=max_pairs, where="dimension_gap",
-        )
+    if split is not None:
+        (f_tr, l_tr), (f_te, l_te) = split
         best_acc = -1.0
         for i, j in combinations(order[: min(n_candidates, d)], 2):
             cols = [int(i), int(j)]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_pair, normalize_rows
-from ._blocks import row_blocks
+from ._blocks import check_block_rows, similarity_blocks
 
 __all__ = ["logit_entropy"]
 
@@ -17,8 +17,8 @@ def _mean_row_entropy(a: np.ndarray, b: np.ndarray, temperature: float, block_ro
     from scipy.special import log_softmax  # lazy: scipy.special costs ~0.1 s to import
 
     total = 0.0
-    for lo, hi in row_blocks(a.shape[0], b.shape[0], block_rows):
-        logp = log_softmax((a[lo:hi] @ b.T).astype(np.float64) / temperature, axis=1)
+    for _, _, s in similarity_blocks(a, b, block_rows):  # float64: 1/τ amplifies rounding
+        logp = log_softmax(s / temperature, axis=1)
         total += float(-(np.exp(logp) * logp).sum())
     return total / a.shape[0]
 
@@ -45,9 +45,14 @@ def logit_entropy(
     """
     if not (np.isfinite(temperature) and temperature > 0):
         raise InputError(f"logit_entropy: temperature must be a positive finite number, got {temperature}")
+    check_block_rows(block_rows, "logit_entropy")
     xa, ya, _ = check_pair(x, y, where="logit_entropy", image_index=image_index)
-    xa, ya = normalize_rows(xa), normalize_rows(ya)
+    return _logit_entropy(normalize_rows(xa), normalize_rows(ya), temperature, block_rows)
+
+
+def _logit_entropy(xn: np.ndarray, yn: np.ndarray, temperature: float, block_rows: int | None) -> dict[str, float]:
+    """Kernel of :func:`logit_entropy` on validated, normalised rows."""
     return {
-        "i2t": _mean_row_entropy(xa, ya, temperature, block_rows),
-        "t2i": _mean_row_entropy(ya, xa, temperature, block_rows),
+        "i2t": _mean_row_entropy(xn, yn, temperature, block_rows),
+        "t2i": _mean_row_entropy(yn, xn, temperature, block_rows),
     }

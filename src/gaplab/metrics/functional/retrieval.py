@@ -9,16 +9,20 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, check_pair, normalize_rows, to_numpy
-from ._blocks import row_blocks
+from ._blocks import beats, check_block_rows, similarity_blocks
 
 __all__ = ["retrieval_recall", "retrieval_ranks", "zero_shot_accuracy"]
 
 
+def _is_int(k: Any) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+
+
 def _check_ks(ks: Sequence[int], where: str) -> tuple[int, ...]:
-    ks = tuple(int(k) for k in ks)
-    if not ks or min(ks) < 1:
-        raise InputError(f"{where}: ks must be positive integers, got {ks}")
-    return ks
+    vals = tuple(ks) if isinstance(ks, (list, tuple, np.ndarray)) else (ks,)
+    if not vals or not all(_is_int(k) and k >= 1 for k in vals):
+        raise InputError(f"{where}: ks must be positive integers, got {vals}")
+    return tuple(int(k) for k in vals)
 
 
 def retrieval_ranks(
@@ -26,32 +30,41 @@ def retrieval_ranks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """0-based rank of the first correct match, image→text (per image) and text→image (per caption).
 
-    A rank counts the wrong candidates scoring *strictly* higher than the best correct one
-    (ties go in the query's favour). Images without any caption are left out of the
-    image→text ranks. Blockwise: memory O(block × N).
+    A rank counts the wrong candidates scoring *higher* than the best correct one. Ties go
+    in the query's favour: scores are float64 and two scores within
+    ``TIE_TOL``·max(1, |score|) (1e-9) of each other are a tie, so exact duplicate vectors always
+    tie. Images without any caption are left out of the image→text ranks. Blockwise: memory
+    O(block × N).
     """
+    check_block_rows(block_rows, "retrieval_recall")
     xa, ya, idx = check_pair(x, y, where="retrieval_recall", image_index=image_index)
-    if idx is None:
-        idx = np.arange(ya.shape[0])
     if normalize:
         xa, ya = normalize_rows(xa), normalize_rows(ya)
+    return _retrieval_ranks(xa, ya, idx, block_rows)
+
+
+def _retrieval_ranks(
+    xa: np.ndarray, ya: np.ndarray, idx: np.ndarray | None, block_rows: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel of :func:`retrieval_ranks` on validated rows (normalised if wanted)."""
+    if idx is None:
+        idx = np.arange(ya.shape[0])
     n_img, n_txt = xa.shape[0], ya.shape[0]
     # One pass over image blocks gives both directions from the same similarity block:
     # rows → image→text ranks; columns → text→image counts, summed over blocks.
-    correct_t = np.einsum("ij,ij->i", xa[idx], ya)  # score of each caption with its image
+    correct_t = np.einsum("ij,ij->i", np.asarray(xa[idx], np.float64), np.asarray(ya, np.float64))
     order = np.argsort(idx, kind="stable")
     i2t = np.empty(n_img, dtype=np.int64)
     t2i = np.zeros(n_txt, dtype=np.int64)
     cols = np.arange(n_txt)
-    for lo, hi in row_blocks(n_img, n_txt, block_rows):
-        s = xa[lo:hi] @ ya.T
+    for lo, hi, s in similarity_blocks(xa, ya, block_rows):
         own = order[(idx[order] >= lo) & (idx[order] < hi)]  # captions of these images
-        best = np.full(hi - lo, -np.inf, dtype=s.dtype)
+        best = np.full(hi - lo, -np.inf)
         np.maximum.at(best, idx[own] - lo, s[idx[own] - lo, own])
-        i2t[lo:hi] = (s > best[:, None]).sum(axis=1)
-        # text→image: a caption's own image never counts against it (rounding-safe)
+        i2t[lo:hi] = beats(s, best[:, None]).sum(axis=1)
+        # text→image: a caption's own image never counts against it
         s[idx[own] - lo, cols[own]] = -np.inf
-        t2i += (s > correct_t[None, :].astype(s.dtype)).sum(axis=0)
+        t2i += beats(s, correct_t[None, :]).sum(axis=0)
     has_caption = np.bincount(idx, minlength=n_img) > 0
     return i2t[has_caption], t2i
 
@@ -83,7 +96,12 @@ def retrieval_recall(
     (1.0, 1.0)
     """
     ks = _check_ks(ks, "retrieval_recall")
-    i2t, t2i = retrieval_ranks(x, y, image_index=image_index, normalize=normalize, block_rows=block_rows)
+    return _recall_at(retrieval_ranks(x, y, image_index=image_index, normalize=normalize, block_rows=block_rows), ks)
+
+
+def _recall_at(ranks: tuple[np.ndarray, np.ndarray], ks: tuple[int, ...]) -> dict[str, float]:
+    """``{"i2t_rK": ..., "t2i_rK": ...}`` from the ranks of :func:`retrieval_ranks`."""
+    i2t, t2i = ranks
     out: dict[str, float] = {}
     for k in ks:
         out[f"i2t_r{k}"] = float(np.mean(i2t < k))
@@ -120,9 +138,9 @@ def zero_shot_accuracy(image_emb: Any, class_text_emb: Any, labels: Any, *, k: i
         raise InputError(
             f"zero_shot_accuracy: labels must lie in [0, {c.shape[0]}), got {lab.min()}..{lab.max()}"
         )
-    if not 1 <= k <= c.shape[0]:
+    if not _is_int(k) or not 1 <= k <= c.shape[0]:
         raise InputError(f"zero_shot_accuracy: k must be in [1, {c.shape[0]}], got {k}")
-    s = x @ c.T
+    s = np.asarray(x, np.float64) @ np.asarray(c, np.float64).T
     correct = s[np.arange(len(lab)), lab]
-    rank = (s > correct[:, None]).sum(axis=1)
+    rank = beats(s, correct[:, None]).sum(axis=1)  # ties (e.g. duplicate prompts) in the query's favour
     return float(np.mean(rank < k))

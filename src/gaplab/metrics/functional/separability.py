@@ -9,7 +9,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._validation import check_pair, normalize_rows
 
-__all__ = ["linear_separability", "random_split"]
+__all__ = ["linear_separability", "modality_split", "random_split", "check_C"]
 
 
 def random_split(
@@ -36,17 +36,34 @@ def modality_split(
     seed: int,
     max_pairs: int | None,
     where: str,
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+) -> Split:
     """Train and test sets ``(features, is_text)`` for telling the modalities apart.
 
     Split by image (an image and all its captions on one side), at most ``max_pairs``
     images (seeded subsample), rows normalised unless ``normalize=False``.
     """
     xa, ya, idx = check_pair(x, y, where=where, image_index=image_index)
-    if idx is None:
-        idx = np.arange(ya.shape[0])
     if normalize:
         xa, ya = normalize_rows(xa), normalize_rows(ya)
+    return _modality_split(xa, ya, idx, train_fraction=train_fraction, seed=seed, max_pairs=max_pairs, where=where)
+
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _modality_split(
+    xa: np.ndarray,
+    ya: np.ndarray,
+    idx: np.ndarray | None,
+    *,
+    train_fraction: float,
+    seed: int,
+    max_pairs: int | None,
+    where: str,
+) -> Split:
+    """Kernel of :func:`modality_split` on validated rows (normalised if wanted)."""
+    if idx is None:
+        idx = np.arange(ya.shape[0])
     images = np.arange(xa.shape[0])
     if max_pairs is not None and images.size > max_pairs:
         images = np.sort(np.random.default_rng(seed).choice(images, size=max_pairs, replace=False))
@@ -92,12 +109,25 @@ def linear_separability(
     >>> linear_separability(x, y, train_fraction=0.5)
     1.0
     """
-    from sklearn.linear_model import LogisticRegression
-
-    (f_tr, l_tr), (f_te, l_te) = modality_split(
+    check_C(C, "linear_separability")
+    return _linear_separability(modality_split(
         x, y, image_index=image_index, normalize=normalize, train_fraction=train_fraction,
         seed=seed, max_pairs=max_pairs, where="linear_separability",
-    )
+    ), C)
+
+
+def check_C(C: Any, where: str) -> float:
+    """The inverse regularisation strength ``C`` of a logistic regression: positive and finite."""
+    if isinstance(C, bool) or not (isinstance(C, (int, float, np.number)) and np.isfinite(C) and C > 0):
+        raise InputError(f"{where}: C must be a positive finite number, got {C!r}")
+    return float(C)
+
+
+def _linear_separability(split: Split, C: float = 1.0) -> float:
+    """Kernel of :func:`linear_separability`: fit on the train half, accuracy on the test half."""
+    from sklearn.linear_model import LogisticRegression
+
+    (f_tr, l_tr), (f_te, l_te) = split
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(f_tr, l_tr)
     return float(clf.score(f_te, l_te))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, normalize_rows
-from ._blocks import row_blocks
+from ._blocks import check_block_rows, row_blocks
 from .centroid import pair_stats
 
 __all__ = ["alignment", "uniformity"]
@@ -44,19 +44,23 @@ def uniformity(x: Any, *, t: float = 2.0, normalize: bool = True, block_rows: in
     >>> round(uniformity([[1.0, 0.0], [-1.0, 0.0]]), 6)  # one pair at distance 2: −2·4
     -8.0
     """
-    from scipy.special import logsumexp  # lazy: scipy.special costs ~0.1 s to import
-
     if not t > 0:
         raise InputError(f"uniformity: t must be > 0, got {t}")
-    a = check_embeddings(x, name="x", where="uniformity")
-    if normalize:
-        a = normalize_rows(a)
+    check_block_rows(block_rows, "uniformity")
+    a = check_embeddings(x, name="embeddings (x)", where="uniformity")
+    return _uniformity(normalize_rows(a) if normalize else a, t, block_rows)
+
+
+def _uniformity(a: np.ndarray, t: float, block_rows: int | None) -> float:
+    """Kernel of :func:`uniformity` on validated rows (already normalised if wanted)."""
+    from scipy.special import logsumexp  # lazy: scipy.special costs ~0.1 s to import
+
+    a = np.asarray(a, dtype=np.float64)  # float64 Gram blocks: independent of block size and threads
     n = a.shape[0]
-    sq = np.einsum("ij,ij->i", a, a, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", a, a)
     total = -np.inf
     for lo, hi in row_blocks(n, n, block_rows):
-        cols = slice(lo + 1, n)  # only j > i: columns after the block's first row
-        g = (a[lo:hi] @ a[cols].T).astype(np.float64)
+        g = a[lo:hi] @ a[lo + 1 :].T  # only j > i: columns after the block's first row
         d2 = np.maximum(sq[lo:hi, None] + sq[None, lo + 1 :] - 2.0 * g, 0.0)
         i = np.arange(lo, hi)[:, None]
         j = np.arange(lo + 1, n)[None, :]

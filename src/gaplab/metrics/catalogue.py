@@ -1,0 +1,132 @@
+"""The metric catalogue: one entry per registered metric, the single source of metric names.
+
+Every table of metric names (``measure``'s keys and their meanings, the CLI tables, the
+report, the README's metric table) is generated from :data:`CATALOGUE`, so a quantity has
+one name everywhere. An entry says which output keys the metric produces in
+``gaplab measure --json``, what each means, its cost, whether it streams (exact from
+mergeable float64 sums), which direction is "better" and which paper it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .._registry import Registry
+from .functional import (
+    alignment,
+    dimension_gap,
+    gap_vector,
+    kendall_tau_distance,
+    l2i,
+    l2m,
+    linear_separability,
+    logit_entropy,
+    mean_cosine,
+    mean_cosine_cross,
+    mean_cosine_paired,
+    moad,
+    retrieval_recall,
+    rmg,
+    uniformity,
+    zero_shot_accuracy,
+)
+
+__all__ = ["MetricInfo", "CATALOGUE", "BASE_KEYS", "MEASURE_KEYS", "metric_info", "markdown_table"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Metadata of one metric (torchmetrics-style class attributes, as data)."""
+
+    name: str  #: registry name = the function's name
+    function: Callable[..., object]
+    formula: str  #: one line, plain text
+    paper: str
+    cost: str  #: "O(N·d)", "O(N²·d), blockwise", "fit", ...
+    streamable: bool  #: exact from mergeable sums (MetricSuite, sharded dumps)
+    higher_is_better: bool | None  #: towards a smaller gap / a better task; None = neither
+    keys: dict[str, str] = field(default_factory=dict)  #: output key in ``measure`` → meaning
+    in_measure: bool = True  #: whether :func:`gaplab.measure` reports it
+
+
+CATALOGUE: Registry[MetricInfo] = Registry("metric")
+
+for _info in (
+    MetricInfo("gap_vector", gap_vector, "Δ = mean(x̂) − mean(ŷ)", "Liang et al. 2022 (000); Schrodi et al. 2025 (004)",
+               "O(N·d)", True, None, {"top_dims": "dimensions with the largest mean difference"}),
+    MetricInfo("l2m", l2m, "L2M = ‖Δ‖", "Liang et al. 2022 (000); Schrodi et al. 2025 (004)", "O(N·d)", True, False,
+               {"l2m": "distance between modality means (the gap; 0 = same centre)"}),
+    MetricInfo("l2i", l2i, "(1/K) Σ ‖x̂_π(k) − ŷ_k‖", "004's code (\"instance-wise\")", "O(N·d)", True, False,
+               {"l2i": "mean distance between matched pairs"}),
+    MetricInfo("rmg", rmg, "match / (½(intra_x + intra_y) + match), d(u,v) = (1 − cos)/2, intra over i ≠ j; "
+               "exact via Σ_{i≠j} cos = ‖Σx̂‖² − N", "Schrodi et al. 2025 (004)", "O(N·d)", True, False,
+               {"rmg": "relative modality gap: pair distance relative to within-modality spread"}),
+    MetricInfo("mean_cosine", mean_cosine, "(‖Σx̂‖² − N)/(N(N−1)): the cone effect", "Liang et al. 2022 (000) §2",
+               "O(N·d)", True, None,
+               {"mean_cos_image": "mean cosine between images (cone effect; 0 = isotropic)",
+                "mean_cos_text": "mean cosine between texts (cone effect)"}),
+    MetricInfo("mean_cosine_paired", mean_cosine_paired, "mean cos of matched pairs", "Liang et al. 2022 (000)",
+               "O(N·d)", True, True, {"mean_cos_paired": "mean cosine of matched pairs"}),
+    MetricInfo("mean_cosine_cross", mean_cosine_cross, "mean cos of unmatched (i ≠ j) pairs", "Liang et al. 2022 (000)",
+               "O(N·d)", True, None, {"mean_cos_cross": "mean cosine of unmatched image-text pairs"}),
+    MetricInfo("alignment", alignment, "(1/K) Σ ‖x̂_π(k) − ŷ_k‖^α", "Wang & Isola 2020; 001, 003", "O(N·d)", True, False,
+               {"alignment": "mean squared distance of matched pairs (lower = aligned)"}),
+    MetricInfo("uniformity", uniformity, "log (2/(N(N−1))) Σ_{i<j} exp(−t‖x̂_i − x̂_j‖²)", "Wang & Isola 2020; 001, 003",
+               "O(N²·d), blockwise", False, False,
+               {"uniformity_image": "log mean Gaussian potential of images (lower = uniform)",
+                "uniformity_text": "log mean Gaussian potential of texts (lower = uniform)"}),
+    MetricInfo("linear_separability", linear_separability,
+               "held-out accuracy of a logistic regression image vs text (split by image)",
+               "Shi et al. 2023 (001) §4; 003", "fit", False, False,
+               {"linear_separability": "held-out accuracy telling image from text (0.5 = no gap)"}),
+    MetricInfo("logit_entropy", logit_entropy, "mean entropy of softmax(cos/τ), both directions",
+               "Schrodi et al. 2025 (004)", "O(N²·d), blockwise", False, None,
+               {"logit_entropy_i2t": "entropy of image->text softmax at the given temperature (nats)",
+                "logit_entropy_t2i": "entropy of text->image softmax (nats)"}),
+    MetricInfo("retrieval_recall", retrieval_recall, "R@K image→text and text→image (any own caption in top K)",
+               "Radford et al. 2021 (CLIP)", "O(N²·d), blockwise", False, True,
+               {f"{d}_r{k}": f"{'image->text' if d == 'i2t' else 'text->image'} recall@{k}"
+                for d in ("i2t", "t2i") for k in (1, 5, 10)}),
+    MetricInfo("dimension_gap", dimension_gap, "per-dim Δ_j, top-k share of ‖Δ‖², best 2-dim separator",
+               "Schrodi et al. 2025 (004) Fig. 2b, 3a", "O(N·d) + fits", False, None,
+               {"top_dims_share": "share of ‖Δ‖² carried by the top dimensions",
+                "best_pair_dims": "the two dimensions that best separate the modalities",
+                "best_pair_accuracy": "held-out accuracy of a separator on those two dimensions"}),
+    MetricInfo("zero_shot_accuracy", zero_shot_accuracy, "top-k of cos(x̂, class prompts)",
+               "Radford et al. 2021 (CLIP); 000, 004", "O(N·C·d)", False, True,
+               {"zero_shot": "zero-shot top-1 accuracy with one prompt embedding per class"}, in_measure=False),
+    MetricInfo("moad", moad, "(1/4n)Σ(x·y_o − mean_{j≠i} x·y_o,j) − same for attributes",
+               "Schrodi et al. 2025 (004) §4", "O(N·d)", False, None,
+               {"moad": "object bias (> 0) or attribute bias (< 0) of the matching"}, in_measure=False),
+    MetricInfo("kendall_tau_distance", kendall_tau_distance,
+               "mean (1 − τ_b)/2 of class-neighbour orderings, image vs text", "Schrodi et al. 2025 (004) Table 1",
+               "O(C²)", False, False,
+               {"kendall_tau_distance": "disagreement of class-neighbour orderings, image vs text (0 = same)"},
+               in_measure=False),
+):
+    CATALOGUE.add(_info.name, _info)
+
+#: keys every ``measure`` result starts with
+BASE_KEYS: dict[str, str] = {"n": "number of pairs (captions)", "dim": "embedding dimension"}
+
+#: keys of :func:`gaplab.measure`'s result, in display order, with a one-line meaning each
+MEASURE_KEYS: dict[str, str] = dict(BASE_KEYS)
+for _name in ("l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross", "alignment",
+              "uniformity", "linear_separability", "logit_entropy", "retrieval_recall", "gap_vector", "dimension_gap"):
+    MEASURE_KEYS.update(CATALOGUE.get(_name).keys)
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The catalogue entry of metric ``name`` (the function name, e.g. ``"rmg"``)."""
+    return CATALOGUE.get(name)
+
+
+def markdown_table() -> str:
+    """The README's metric table, generated from the catalogue."""
+    lines = ["| metric | keys in `measure --json` | formula | paper | cost |", "|---|---|---|---|---|"]
+    for name in CATALOGUE.list():
+        m = CATALOGUE.get(name)
+        keys = ", ".join(f"`{k}`" for k in m.keys) if m.in_measure else "—"
+        lines.append(f"| `{m.name}` | {keys} | {m.formula} | {m.paper} | {m.cost} |")
+    return "\n".join(lines)
