@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-FIXTURES = Path(__file__).parent / "fixtures"
+#: the published dumps ship as package data (gaplab.data.published); tests read the same files
+FIXTURES = Path(str(resources.files("gaplab.data").joinpath("published")))
 
 
 @pytest.fixture
 def fixture_path():
-    """Path of a real published feature dump in tests/fixtures (see its README)."""
+    """Path of a real published feature dump shipped in gaplab/data/published (see its README)."""
 
     def get(name: str) -> Path:
         return FIXTURES / name
