@@ -27,9 +27,10 @@ def pairs_run(tmp_path_factory, fixture_path):
 
 @pytest.fixture(scope="module")
 def fixture_path():
-    from pathlib import Path
+    """Module-scoped twin of the conftest fixture (the module-scoped run fixture needs it)."""
+    from conftest import FIXTURES
 
-    return lambda name: Path(__file__).parents[1] / "fixtures" / name
+    return lambda name: FIXTURES / name
 
 
 def test_outputs_written(mad_run):

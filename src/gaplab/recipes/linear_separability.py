@@ -18,7 +18,7 @@ Data. Default: gaplab's built-in two-tower (random CNN + frozen MiniLM with proj
 trained with the CLIP loss and learnable temperature on the digits train split
 (:func:`gaplab.recipes.embedding_shift.train_digits_clip`), embedded on all 1,797 digits
 (train + test); the same model at random initialisation; and the published *trained*
-VideoCLIP and CLASP dumps (``tests/fixtures``) — real trained models, the closest to the
+CLIP (MS-COCO), VideoCLIP and CLASP dumps (``gaplab.data.load_published``) — real trained models, the closest to the
 paper's CLIP/COCO setting that we have offline. ``--pairs FILE`` runs the test on the user's
 embeddings instead (e.g. real CLIP features of COCO, where the paper's 0.1 % needs no floor).
 
@@ -37,7 +37,6 @@ import numpy as np
 
 from ._base import RecipeContext, register_recipe
 
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 PAPER_FRACTION = 0.001
 
 
@@ -74,6 +73,7 @@ def separability_stats(
 def linear_separability_recipe(ctx: RecipeContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
+    from ..data import load_published
     from ..io import load_pairs
     from ..metrics import gap_vector, l2m
 
@@ -108,11 +108,11 @@ def linear_separability_recipe(ctx: RecipeContext) -> dict[str, Any]:
                 y0 = fresh.encode_text(caps).numpy()
             sets["digits two-tower, random init"] = (x0, y0, None)
             info.update({"train_steps": steps, "learned_temperature": run.temperature})
-        for fname, label in (("videoclip_pairs.npy", "VideoCLIP, trained (published dump)"),
-                             ("clasp_pairs.npy", "CLASP, trained (published dump)")):
-            if (FIXTURES / fname).exists():
-                p = load_pairs(FIXTURES / fname)
-                sets[label] = (np.asarray(p.image), np.asarray(p.text), None)
+        for name, label in (("clip_coco", "CLIP, trained, MS-COCO (published dump)"),
+                            ("videoclip", "VideoCLIP, trained (published dump)"),
+                            ("clasp", "CLASP, trained (published dump)")):
+            x_pub, y_pub = load_published(name)
+            sets[label] = (x_pub, y_pub, None)
 
     results: dict[str, Any] = {}
     for name, (x, y, idx) in sets.items():
