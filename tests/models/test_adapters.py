@@ -303,3 +303,86 @@ def test_model_id_found_in_a_local_hugging_face_cache(tmp_path, hf_dirs):
     np.testing.assert_allclose(enc.encode_text(["a red cat"]), ref.encode_text(["a red cat"]), atol=1e-6)
     with pytest.raises(InputError, match="unknown model 'acme/other'"):
         load_encoder("acme/other", cache_dir=tmp_path / "hub")
+
+
+# -- a model folder without a tokenizer ------------------------------------------------------
+def save_tiny_without_tokenizer(folder) -> None:
+    """Weights + image processor, no tokenizer files: transformers 5 would hand back an empty
+    CLIPTokenizer (vocabulary of 2) that gives every caption the same tokens."""
+    torch.manual_seed(0)
+    text = _tower_cfg(vocab_size=len(WORDS), max_position_embeddings=16, bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    vision = _tower_cfg(image_size=16, patch_size=8)
+    transformers.CLIPModel(transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    transformers.CLIPImageProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}).save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def no_tokenizer_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hf") / "clip-no-tokenizer"
+    save_tiny_without_tokenizer(folder)
+    return folder
+
+
+def test_folder_without_tokenizer_files_is_refused(no_tokenizer_dir):
+    with pytest.raises(InputError, match=r"clip-no-tokenizer: folder has the model weights but no tokenizer files;"
+                                         r" expected tokenizer\.json, vocab\.json \+ merges\.txt.*tokenizer\.save_pretrained"):
+        load_encoder(no_tokenizer_dir)
+
+
+def test_half_a_bpe_tokenizer_is_named(tmp_path, no_tokenizer_dir):
+    import shutil
+
+    folder = tmp_path / "half"
+    shutil.copytree(no_tokenizer_dir, folder)
+    (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
+    with pytest.raises(InputError, match=r"no tokenizer files \(it has vocab\.json but not merges\.txt\)"):
+        load_encoder(folder)
+
+
+def test_empty_tokenizer_from_the_cache_is_refused(tmp_path, no_tokenizer_dir):
+    """A cached model id has no folder to inspect: the empty vocabulary gives it away."""
+    import shutil
+
+    repo = tmp_path / "hub" / "models--acme--no-tok"
+    shutil.copytree(no_tokenizer_dir, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    with pytest.raises(InputError, match=r"acme/no-tok: the tokenizer is empty \(2 tokens in its vocabulary, 0 of them not special\)"):
+        load_encoder("acme/no-tok", cache_dir=tmp_path / "hub")
+    empty = transformers.AutoTokenizer.from_pretrained(no_tokenizer_dir, local_files_only=True)
+    model = transformers.AutoModel.from_pretrained(no_tokenizer_dir, local_files_only=True)
+    with pytest.raises(InputError, match=r"the tokenizer is empty"):
+        HFCLIPEncoder.from_components(model, empty, None, name="mine")
+
+
+def test_cli_embed_refuses_folder_without_tokenizer(tmp_path, no_tokenizer_dir, image_folder):
+    folder, cap = image_folder
+    out = tmp_path / "o.npz"
+    r = CliRunner().invoke(main, ["embed", "--model", str(no_tokenizer_dir), "--images", str(folder),
+                                  "--captions", str(cap), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gaplab: error: ") and "no tokenizer files" in lines[0]
+    assert "Traceback" not in r.output and not out.exists()
+
+
+def test_embed_summary_has_no_warnings_for_a_working_model(tmp_path, hf_dirs):
+    out = tmp_path / "d.npz"
+    r = CliRunner().invoke(main, ["embed", "--dataset", "digits", "--split", "test", "--limit", "30",
+                                  "--model", str(hf_dirs["clip"]), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["warnings"] == [] and "warning" not in r.stderr
+
+
+def test_empty_tokenizer_past_the_checks_still_warns(tmp_path, no_tokenizer_dir, monkeypatch):
+    """Second line of defence: if an empty tokenizer got through, `embed` says so loudly."""
+    from gaplab.models import adapters
+
+    monkeypatch.setattr(adapters, "_check_tokenizer_files", lambda p: None)
+    monkeypatch.setattr(adapters, "_check_tokenizer_vocab", lambda tok, src: None)
+    out = tmp_path / "d.npz"
+    r = CliRunner().invoke(main, ["embed", "--dataset", "digits", "--split", "test", "--limit", "30",
+                                  "--model", str(no_tokenizer_dir), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "gaplab: warning: text embeddings are nearly all identical (" in r.stderr
+    assert "the tokenizer may be empty" in r.stderr and "image embeddings" not in r.stderr

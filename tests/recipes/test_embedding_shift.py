@@ -58,3 +58,40 @@ def test_trained_digits_model(tmp_path):
     assert 0.005 < m["temperature"] < 0.2
     closing = next(c for c in r.claims if c.claim.startswith("closing the gap"))
     assert closing.held == (s["loss"][ic] > s["loss"][i0])
+
+
+def _bad_pairs(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(100, 8)), rng.normal(size=(100, 8))
+    if kind == "zero":
+        y[7] = 0.0
+        path = tmp_path / "zero.npz"
+        np.savez(path, image=x, text=y)
+    else:  # float16 file whose value overflowed to inf when it was written
+        x16 = x.astype(np.float16)
+        x16[3, 2] = np.inf
+        path = tmp_path / "overflow.npz"
+        np.savez(path, image=x16, text=y.astype(np.float16))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "msg"),
+    [("zero", r"zero\.npz: text embeddings.*all-zero row \(row 7\)"),
+     ("overflow", r"overflow\.npz: image embeddings.*first inf at row 3, column 2 \(float16 overflow")],
+)
+def test_bad_pairs_file_names_the_real_problem(tmp_path, kind, msg):
+    from click.testing import CliRunner
+
+    from gaplab import InputError
+    from gaplab.cli import main
+
+    path = _bad_pairs(tmp_path, kind)
+    with pytest.raises(InputError, match=rf"^embedding-shift: .*{msg}") as e:
+        reproduce("embedding-shift", quick=True, out=tmp_path / "out", pairs=path, verbose=False, progress=False)
+    assert "NaN" not in str(e.value)
+    r = CliRunner().invoke(main, ["reproduce", "embedding-shift", "--quick", "--pairs", str(path),
+                                  "--out", str(tmp_path / "out2")])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gaplab: error: embedding-shift: ") and "NaN" not in lines[0]

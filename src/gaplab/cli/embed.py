@@ -44,6 +44,14 @@ def _load_data(
     return load_dataset(dataset, **options)
 
 
+def _collapse_check(image_emb: Any, text_emb: Any, dataset: Any) -> list[str]:
+    """Warnings for a modality whose rows are (nearly) all the same vector (an empty tokenizer,
+    a broken image processor); the number of distinct captions tells legitimate repeats apart."""
+    from ..evaluate import collapse_warnings
+
+    return collapse_warnings(image_emb, text_emb, captions=list(dataset.captions))
+
+
 @click.command()
 @click.option("--model", "-m", "model", required=True,
               help="Built-in name (gaplab-minilm-digits, ...), a local CLIP/SigLIP folder, or a cached model id.")
@@ -105,8 +113,10 @@ def embed(
 
     t0 = time.perf_counter()
     encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint, cache_dir=cache_dir)
-    summary = embed_to_file(encoder, data, out, batch_size=batch_size, progress=progress)
+    summary = embed_to_file(encoder, data, out, batch_size=batch_size, progress=progress, check=_collapse_check)
     summary["load_seconds"] = round(time.perf_counter() - t0 - summary["encode_seconds"], 3)
+    for msg in summary["warnings"]:  # loud, but the file is written: repeats can be legitimate
+        click.echo(f"gaplab: warning: {msg}", err=True)
     if as_json:
         echo_json(summary)
     else:

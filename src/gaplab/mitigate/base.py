@@ -2,8 +2,9 @@
 
 * ``__init__`` only stores its keyword arguments; :meth:`Mitigation.get_params` reads them off
   the signature, :func:`clone` rebuilds from them.
-* ``fit(image_emb, text_emb)`` validates, learns state in attributes ending in ``_`` and
-  returns ``self``; ``transform_image`` / ``transform_text`` raise
+* ``fit(image_emb, text_emb, image_index=None)`` validates, learns state in attributes
+  ending in ``_`` and returns ``self`` (``image_index[k]`` = the image of caption k, for
+  several captions per image; every method takes it); ``transform_image`` / ``transform_text`` raise
   :class:`~gaplab.NotFittedError` before ``fit`` and re-check the width against it.
 * :meth:`Mitigation.save` / :func:`load_mitigation` write and read the parameters and fitted
   state as ``.npz`` (arrays + a JSON header) or ``.json``; never pickle.
@@ -25,7 +26,8 @@ import numpy as np
 
 from .._errors import ConfigError, InputError, NotFittedError
 from .._registry import Registry
-from .._validation import check_embeddings, check_pair, normalize_rows
+from .._validation import check_embeddings, check_image_index, check_pair, normalize_rows
+from ..metrics import gap_vector
 
 __all__ = [
     "Mitigation",
@@ -170,8 +172,10 @@ class Mitigation:
     ) -> Mitigation:
         """Learn the transform from image embeddings (N, d) and text embeddings (K, d).
 
-        Rows are L2-normalised first. Methods with ``needs_pairs`` need row i of each to be a
-        pair (or ``image_index``, caption k → image ``image_index[k]``). Returns ``self``.
+        Rows are L2-normalised first. ``image_index`` (K,) maps caption k to image
+        ``image_index[k]`` (several captions per image, e.g. COCO's 5); every method accepts
+        it and validates it against N and K. Methods with ``needs_pairs`` need it, or row i of
+        each to be a pair. Returns ``self``.
         """
         where = f"{self.name}.fit"
         bad = [k for k in fit_params if k not in self.fit_params]
@@ -194,7 +198,10 @@ class Mitigation:
                 raise InputError(
                     f"{where}: image_emb and text_emb need the same dimension d, got {x.shape} and {y.shape}"
                 )
-            idx = None
+            # unpaired methods still get the caption -> image index when there is one
+            idx = None if image_index is None else check_image_index(
+                image_index, x.shape[0], y.shape[0], where=where
+            )
         for k in self._state_names():  # refitting starts from scratch
             delattr(self, k)
         x64 = normalize_rows(x.astype(np.float64))
@@ -251,6 +258,20 @@ class Mitigation:
 
     def _transform_text(self, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    @staticmethod
+    def _gap_vector(x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None) -> np.ndarray:
+        """Δ = mean(x̂) − mean(ŷ) of the fitting rows (:func:`gaplab.metrics.gap_vector`).
+
+        With ``image_index`` (caption k → image ``image_index[k]``) the rows are paired through
+        it; without it and with different N the two sets are unpaired, which the centroid
+        difference does not need either.
+        """
+        if image_index is None and x.shape[0] != y.shape[0]:
+            # unpaired sets: the same centroid difference gap_vector computes (gap_vector
+            # itself insists on pairs, which the centroids do not use)
+            return normalize_rows(x).mean(axis=0) - normalize_rows(y).mean(axis=0)
+        return np.asarray(gap_vector(x, y, image_index=image_index), dtype=np.float64)
 
     def _maybe_renormalize(self, a: np.ndarray) -> np.ndarray:
         if not getattr(self, "renormalize", True):

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
-from ..metrics import gap_vector
 from ._checks import check_bool, check_int
 from .base import Mitigation, register_mitigation
 
@@ -74,7 +73,7 @@ class RemoveDims(Mitigation):
             raise InputError(f"{where}: needs embeddings with d >= 2, got d = {d}")
         k = check_int(self.k, "k", where, low=1, high=d - 1)
         check_bool(self.renormalize, "renormalize", where)
-        diff = np.asarray(gap_vector(x, y), dtype=np.float64)
+        diff = self._gap_vector(x, y, image_index)
         self.dims_ = np.argsort(-np.abs(diff), kind="stable")[:k].astype(np.int64)
         mask = np.ones(d)
         mask[self.dims_] = 0.0

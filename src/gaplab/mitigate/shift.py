@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
-from ..metrics import gap_vector, l2m
 from ._checks import check_bool, check_real
 from .base import Mitigation, register_mitigation
 
@@ -73,11 +72,14 @@ class GapShift(Mitigation):
     def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
         where = "gap-shift.fit"
         check_bool(self.renormalize, "renormalize", where)
-        self.gap_vector_ = np.asarray(gap_vector(x, y), dtype=np.float64)
+        self.gap_vector_ = self._gap_vector(x, y, image_index)
         if isinstance(self.alpha, str):
             if self.alpha != "auto":
                 raise ConfigError(f"{where}: alpha must be a number or 'auto', got {self.alpha!r}")
-            scores = [l2m(self._shift(x, -a / 2), self._shift(y, a / 2)) for a in AUTO_GRID]
+            scores = [  # L2M after the shift (and renormalisation), on the fitting rows
+                np.linalg.norm(self._gap_vector(self._shift(x, -a / 2), self._shift(y, a / 2), image_index))
+                for a in AUTO_GRID
+            ]
             self.alpha_ = float(AUTO_GRID[int(np.argmin(scores))])
         else:
             self.alpha_ = check_real(self.alpha, "alpha", where)

@@ -46,6 +46,7 @@ __all__ = [
     "embed_to_file",
     "resolve_device",
     "WEIGHT_FILES",
+    "TOKENIZER_FILES",
 ]
 
 #: files that hold Hugging Face weights (one of them must be in a model folder)
@@ -56,6 +57,12 @@ WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 HF_KINDS = ("clip", "siglip")
+
+#: files that hold a tokenizer's vocabulary (one of them, or vocab.json with merges.txt, must
+#: be in a model folder: without them transformers 5 builds an *empty* tokenizer silently)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.txt")
+_BPE_FILES = ("vocab.json", "merges.txt")
+_NO_TOKENIZER_FIX = "save the tokenizer beside the weights with tokenizer.save_pretrained(DIR)"
 
 _HOW_TO_LOCAL = (
     "nothing is downloaded at run time: on a machine with network run "
@@ -202,6 +209,36 @@ def _check_hf_folder(p: Path) -> dict[str, Any]:
     return cfg
 
 
+def _check_tokenizer_files(p: Path) -> None:
+    """Refuse a model folder without tokenizer files (transformers 5 would return an empty
+    tokenizer that maps every caption to the same tokens)."""
+    if any((p / f).is_file() for f in TOKENIZER_FILES) or all((p / f).is_file() for f in _BPE_FILES):
+        return
+    half = [f for f in _BPE_FILES if (p / f).is_file()]
+    got = f" (it has {half[0]} but not {'merges.txt' if half[0] == 'vocab.json' else 'vocab.json'})" if half else ""
+    raise InputError(
+        f"{p}: folder has the model weights but no tokenizer files{got}; expected tokenizer.json, "
+        "vocab.json + merges.txt, tokenizer.model, spiece.model or vocab.txt (without them "
+        f"transformers builds an empty tokenizer and every caption encodes the same); {_NO_TOKENIZER_FIX}"
+    )
+
+
+def _check_tokenizer_vocab(tokenizer: Any, src: str) -> None:
+    """Refuse a tokenizer whose vocabulary holds nothing but special tokens."""
+    try:
+        vocab = tokenizer.get_vocab()
+        special = set(getattr(tokenizer, "all_special_tokens", ()) or ())
+    except (AttributeError, NotImplementedError, TypeError):
+        return  # not a transformers tokenizer: nothing to inspect
+    words = sum(1 for w in vocab if w not in special)
+    if words < 2:
+        raise InputError(
+            f"{src}: the tokenizer is empty ({len(vocab)} tokens in its vocabulary, "
+            f"{words} of them not special), so every caption would encode the same; the model's "
+            f"tokenizer files are probably missing: {_NO_TOKENIZER_FIX}"
+        )
+
+
 class HFCLIPEncoder:
     """Hugging Face ``CLIPModel`` / ``SiglipModel`` from local files, as an encoder.
 
@@ -264,6 +301,8 @@ class HFCLIPEncoder:
                 f"{src}: model_type {kind!r} is not supported; gaplab embeds with {', '.join(HF_KINDS)} "
                 "models (wrap anything else in gaplab.models.adapters.CallableEncoder)"
             )
+        if p.is_dir():  # before loading the weights: fail fast
+            _check_tokenizer_files(p)
         self.kind = kind
         self.name = p.name if p.is_dir() else src
         from .text import quiet_transformers
@@ -282,6 +321,7 @@ class HFCLIPEncoder:
                 f"{src}: no usable tokenizer ({type(e).__name__}); save it beside the weights with "
                 "tokenizer.save_pretrained(DIR)"
             ) from None
+        _check_tokenizer_vocab(self.tokenizer, src)
         try:
             with quiet_transformers(errors_only=True):
                 self.image_processor = AutoImageProcessor.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
@@ -319,6 +359,7 @@ class HFCLIPEncoder:
         self._torch = torch
         self.device = resolve_device(device)
         self.fp16 = _resolve_fp16(fp16, self.device)
+        _check_tokenizer_vocab(tokenizer, name or kind)
         self.kind, self.name = kind, name or kind
         self.model = model.to(self.device, torch.float16 if self.fp16 else torch.float32).eval()
         self.tokenizer, self.image_processor = tokenizer, image_processor
@@ -496,13 +537,16 @@ def embed_to_file(
     *,
     batch_size: int = 64,
     progress: bool | None = False,
+    check: Callable[[np.ndarray, np.ndarray, PairedDataset], Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Encode ``dataset`` and write a pairs file that :func:`gaplab.load_pairs` reads.
 
     The ``.npz`` holds ``image``, ``text``, ``image_index`` (only when an image has several
     captions), ``ids``, ``captions``, ``model``, ``dataset``, ``split`` and, with classes,
     ``labels`` and ``class_names``. Written atomically once everything is encoded. Returns a
-    summary (counts, dimension, seconds, pairs per second).
+    summary (counts, dimension, seconds, pairs per second, and ``warnings``: what ``check``,
+    called as ``check(image_emb, text_emb, dataset)`` before writing, returned; e.g.
+    :func:`gaplab.evaluate.collapse_warnings` for a collapsed modality).
     """
     import time
 
@@ -514,6 +558,7 @@ def embed_to_file(
     t0 = time.perf_counter()
     image_emb, text_emb = embed_dataset(encoder, dataset, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - t0
+    found = [str(w) for w in check(image_emb, text_emb, dataset)] if check is not None else []
     n_img, n_txt = dataset.n_images, dataset.n_captions
     identity = n_txt == n_img and bool(np.all(dataset.image_index == np.arange(n_img)))
     name = str(getattr(encoder, "name", type(encoder).__name__))
@@ -544,4 +589,5 @@ def embed_to_file(
         "dim": int(image_emb.shape[1]),
         "encode_seconds": round(seconds, 3),
         "pairs_per_second": round(n_txt / max(seconds, 1e-9), 1),
+        "warnings": found,
     }

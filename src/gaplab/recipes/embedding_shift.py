@@ -129,6 +129,18 @@ def train_digits_clip(
     )
 
 
+def _check_pairs_file(image: Any, text: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The file's embeddings as validated float arrays; an all-zero row, a NaN or an inf (a
+    float16 overflow) is an :class:`~gaplab.InputError` naming the file, the modality and the row,
+    before normalising turns it into a NaN somewhere else."""
+    from .._validation import check_embeddings
+
+    where = f"embedding-shift: {path}"
+    x = check_embeddings(image, name="image embeddings", where=where)
+    y = check_embeddings(text, name="text embeddings", where=where)
+    return np.asarray(x), np.asarray(y)
+
+
 def _unit(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     return a / np.linalg.norm(a, axis=-1, keepdims=True)
@@ -224,7 +236,8 @@ def embedding_shift(ctx: RecipeContext) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if ctx.pairs is not None:
         p = load_pairs(ctx.pairs)
-        x, y, image_index = np.asarray(p.image), np.asarray(p.text), p.image_index
+        x, y = _check_pairs_file(p.image, p.text, ctx.pairs)
+        image_index = p.image_index
         tau = float(ctx.param("temperature"))
         source = f"pairs file {ctx.pairs}"
         if "labels" in p.meta and np.asarray(p.meta["labels"]).shape == (x.shape[0],):

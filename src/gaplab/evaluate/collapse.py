@@ -1,0 +1,224 @@
+"""Detect a collapsed modality: (nearly) every embedding row the same.
+
+A broken encoder often still "works": an empty tokenizer maps every caption to the same tokens,
+so every text row is the same vector and the modality gap comes out large and meaningless
+(text mean cosine 1.000). :func:`collapsed_modality_warning` looks at one modality's rows and
+returns a one-line warning naming the likely cause, or ``None``. It never raises on valid
+embeddings and never refuses data: repeated rows are legitimate (class prompts, templated
+captions), so the wording says "may".
+
+numpy only (no torch); O(N·d) time and O(N) extra memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from .._validation import to_numpy
+
+__all__ = [
+    "CollapseWarning",
+    "collapsed_modality_warning",
+    "collapse_warnings",
+    "warn_if_collapsed",
+    "count_distinct_rows",
+    "COLLAPSE_MEAN_COSINE",
+    "COLLAPSE_DISTINCT_FRACTION",
+    "COLLAPSE_MIN_ROWS",
+]
+
+#: mean cosine among a modality's rows above which it counts as collapsed
+COLLAPSE_MEAN_COSINE = 0.999
+#: fewer distinct rows than this share of N (or of the distinct inputs) counts as collapsed ...
+COLLAPSE_DISTINCT_FRACTION = 0.5
+#: ... when there are at least this many rows
+COLLAPSE_MIN_ROWS = 20
+#: rows whose unit vectors agree to about this (per random projection) count as one
+_TOLERANCE = 1e-6
+_N_PROJECTIONS = 3
+
+#: modality → (likely cause, what the inputs are called, when repeats are legitimate)
+_CAUSES = {
+    "text": ("the tokenizer may be empty or the captions identical", "captions",
+             "fine if the captions repeat on purpose, e.g. class prompts or a few templates"),
+    "image": ("the image processor or image tower may ignore its input, or the images may be identical",
+              "images", "fine if the images repeat on purpose"),
+}
+_OTHER = ("the encoder may ignore its input, or the inputs may be identical", "inputs",
+          "fine if the inputs repeat on purpose")
+
+
+class CollapseWarning(UserWarning):
+    """One modality's embeddings are (nearly) all the same vector."""
+
+
+def _unit_rows(a: Any, max_rows: int | None = None) -> np.ndarray | None:
+    """The finite, non-zero rows of a 2-D numeric ``a`` (a seeded sample of ``max_rows`` of
+    them when there are more), L2-normalised; ``None`` if ``a`` is not 2-D numeric."""
+    arr = to_numpy(a)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        return None
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        return None
+    if max_rows is not None and arr.shape[0] > max_rows:
+        rows = np.sort(np.random.default_rng(0).choice(arr.shape[0], size=max_rows, replace=False))
+        arr = arr[rows]
+    z = arr.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", z, z))
+    keep = np.isfinite(norms) & (norms > 0)
+    return z[keep] / norms[keep, None]
+
+
+def count_distinct_rows(a: Any, *, tolerance: float = _TOLERANCE) -> int:
+    """Number of distinct directions among the rows of ``a`` (rows are L2-normalised first).
+
+    Two rows count as one when their projections on a few fixed random directions agree to
+    ``tolerance`` (so float noise of a batched forward pass does not make identical inputs
+    distinct). Zero and non-finite rows are ignored.
+
+    Examples
+    --------
+    >>> count_distinct_rows([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    2
+    """
+    z = _unit_rows(a)
+    if z is None:
+        raise InputError(f"count_distinct_rows: need a 2-D numeric array, got {to_numpy(a).shape}")
+    return _count_distinct(z, tolerance)
+
+
+def _count_distinct(z: np.ndarray, tolerance: float) -> int:
+    if z.shape[0] == 0:
+        return 0
+    proj = np.random.default_rng(0).standard_normal((z.shape[1], _N_PROJECTIONS))
+    proj /= np.linalg.norm(proj, axis=0, keepdims=True)
+    keys = np.round((z @ proj) / tolerance).astype(np.int64)
+    return int(np.unique(keys, axis=0).shape[0])
+
+
+def _mean_cosine(z: np.ndarray) -> float:
+    """Mean cosine over pairs i != j: (‖Σ ẑ‖² − N) / (N(N − 1))."""
+    n = z.shape[0]
+    s = z.sum(axis=0)
+    return float((s @ s - n) / (n * (n - 1)))
+
+
+def collapsed_modality_warning(
+    a: Any,
+    name: str,
+    *,
+    n_distinct_inputs: int | None = None,
+    cause: str | None = None,
+    max_rows: int = 20_000,
+) -> str | None:
+    """A one-line warning when one modality's rows are (nearly) all the same, else ``None``.
+
+    Flags a modality when any of these holds (rows L2-normalised, zero rows ignored):
+
+    * every row is the same (one distinct row), or the mean cosine between rows exceeds
+      :data:`COLLAPSE_MEAN_COSINE` (0.999) *and* few rows are distinct: "nearly all
+      identical", with the likely cause (text: an empty tokenizer or identical captions);
+    * the mean cosine exceeds 0.999 while the rows are distinct: "all point almost the same
+      way" (an untrained encoder's cone effect can come close: a random CNN on digits gives
+      about 0.998);
+    * with at least :data:`COLLAPSE_MIN_ROWS` (20) rows, fewer than half of them are distinct
+      (:func:`count_distinct_rows`) — or, when ``n_distinct_inputs`` is given (e.g. the number
+      of distinct caption strings), fewer than half as many distinct rows as distinct inputs.
+
+    Repeated rows can be legitimate (class prompts, a few caption templates): pass
+    ``n_distinct_inputs`` when the inputs are known, and read the message as a hint ("may").
+
+    Parameters
+    ----------
+    a : array (N, d)
+        One modality's embeddings.
+    name : str
+        ``"text"`` or ``"image"`` (picks the likely cause named), or any label.
+    n_distinct_inputs : int, optional
+        How many distinct inputs produced the rows (distinct captions, distinct images).
+    cause : str, optional
+        Override the likely cause in the message.
+    max_rows : int, default 20000
+        Above this many rows a seeded random sample of ``max_rows`` rows is checked (about
+        20 ms at d = 512), which still catches every collapse to fewer than ``max_rows / 2``
+        distinct rows; the message then says "of M sampled rows".
+
+    Returns
+    -------
+    str or None
+        E.g. ``"text embeddings are nearly all identical (3 distinct of 500 rows, mean cosine
+        1.000): the tokenizer may be empty or the captions identical"``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> collapsed_modality_warning(rng.normal(size=(100, 8)), "text") is None
+    True
+    >>> print(collapsed_modality_warning(np.ones((100, 8)), "text"))
+    text embeddings are nearly all identical (1 distinct of 100 rows, mean cosine 1.000): the tokenizer may be empty or the captions identical
+    """
+    z = _unit_rows(a, max_rows)
+    if z is None or z.shape[0] < 2:
+        return None
+    n = z.shape[0]
+    total = int(to_numpy(a).shape[0])
+    likely, inputs, legit = _CAUSES.get(name, _OTHER)
+    likely = cause or likely
+    mean_cos = _mean_cosine(z)
+    distinct = _count_distinct(z, _TOLERANCE)
+    of = f"{n:,} sampled rows (of {total:,})" if total > max_rows else f"{n:,} rows"
+    cos = f"{mean_cos:.4f}" if COLLAPSE_MEAN_COSINE < mean_cos < 0.99995 else f"{mean_cos:.3f}"
+    stats = f"{distinct:,} distinct of {of}, mean cosine {cos}"
+    if n_distinct_inputs is not None:
+        stats += f"; {int(n_distinct_inputs):,} distinct {inputs}"
+    if n_distinct_inputs is not None and n_distinct_inputs <= 1:
+        return None  # one input: one row is all there can be
+    reference = n if n_distinct_inputs is None else min(n, int(n_distinct_inputs))
+    few = n >= COLLAPSE_MIN_ROWS and distinct < COLLAPSE_DISTINCT_FRACTION * reference
+    if distinct == 1 or (few and mean_cos > COLLAPSE_MEAN_COSINE):
+        return f"{name} embeddings are nearly all identical ({stats}): {likely}"
+    if mean_cos > COLLAPSE_MEAN_COSINE:  # distinct rows, all but parallel
+        return (
+            f"{name} embeddings all point almost the same way ({stats}): the encoder may be "
+            "untrained or ignore most of its input; gap metrics will mostly measure that"
+        )
+    if few:
+        hint = "" if n_distinct_inputs is not None else f" ({legit})"
+        return f"{name} embeddings have few distinct rows ({stats}): {likely}{hint}"
+    return None
+
+
+def collapse_warnings(
+    image: Any = None,
+    text: Any = None,
+    *,
+    captions: Sequence[str] | None = None,
+) -> list[str]:
+    """:func:`collapsed_modality_warning` for each modality given (``captions``, when known,
+    give the number of distinct inputs of the text rows); the messages, possibly none.
+
+    >>> collapse_warnings(np.eye(30), np.ones((30, 30)))[0].startswith("text embeddings are nearly all identical")
+    True
+    """
+    out = []
+    n_captions = None if captions is None else len({str(c) for c in captions})
+    for a, name, n_in in ((image, "image", None), (text, "text", n_captions)):
+        if a is not None:
+            msg = collapsed_modality_warning(a, name, n_distinct_inputs=n_in)
+            if msg is not None:
+                out.append(msg)
+    return out
+
+
+def warn_if_collapsed(a: Any, name: str, *, stacklevel: int = 2, **kwargs: Any) -> str | None:
+    """``warnings.warn`` the :func:`collapsed_modality_warning` message (as a
+    :class:`CollapseWarning`) when there is one; returns it."""
+    msg = collapsed_modality_warning(a, name, **kwargs)
+    if msg is not None:
+        warnings.warn(msg, CollapseWarning, stacklevel=stacklevel)
+    return msg
