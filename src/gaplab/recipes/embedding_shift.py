@@ -55,14 +55,11 @@ coarser grid (step 0.125).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._base import RecipeContext, register_recipe
-
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 
 
 @dataclass
@@ -255,11 +252,12 @@ def embedding_shift(ctx: RecipeContext) -> dict[str, Any]:
             from ..models.builtin import create_builtin_model  # noqa: F401
             from ..train import Trainer  # noqa: F401
         except ImportError:
-            p = load_pairs(FIXTURES / "videoclip_pairs.npy")
-            x, y = np.asarray(p.image), np.asarray(p.text)
+            from ..data import load_published
+
+            x, y = load_published("videoclip")
             tau = float(ctx.param("temperature"))
-            source = "trained VideoCLIP fixture (gaplab.train / built-in model not available)"
-            zs_note = "skipped: the fixture has no labels (loss vs gap only)"
+            source = "trained VideoCLIP, published dump (gaplab.train / built-in model not available)"
+            zs_note = "skipped: the published dump has no labels (loss vs gap only)"
         else:
             steps = 300 if ctx.quick else int(ctx.param("steps"))
             run = train_digits_clip(steps=steps, seed=ctx.seed, progress=ctx.progress)
