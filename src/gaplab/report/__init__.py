@@ -1,9 +1,9 @@
 """Show: a self-contained HTML (or Markdown) report with the figures people want to look at."""
 
-from .builder import Report, Section, build_report, collect, render_html, render_markdown
+from .builder import Report, Section, Strong, build_report, collect, render_html, render_markdown
 from .plots import cosine_histograms, dimension_bars, embedding_2d, training_curves
 
 __all__ = [
-    "build_report", "collect", "render_html", "render_markdown", "Report", "Section",
+    "build_report", "collect", "render_html", "render_markdown", "Report", "Section", "Strong",
     "cosine_histograms", "embedding_2d", "dimension_bars", "training_curves",
 ]

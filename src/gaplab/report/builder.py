@@ -6,6 +6,9 @@ by ``train``, ``reproduce`` or ``demo``. In a folder the report uses what it fin
 ``final_metrics.json`` / ``metrics.json`` (a metric table), ``*.png`` figures, and pairs
 files (``*.npz``), and looks one level into sub-folders. Several inputs are also compared side
 by side in one metric table.
+
+Everything the report shows that it did not write itself (titles, file names, JSON values) is
+escaped for the output format, and figures are read only from inside the run folder.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import base64
 import html
 import io
 import json
+import math
+import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +32,24 @@ from ..io import load_pairs
 from ..metrics import MEASURE_KEYS, MetricSuite, measure, zero_shot_accuracy
 from . import plots
 
-__all__ = ["build_report", "Report", "Section"]
+__all__ = ["build_report", "Report", "Section", "Strong"]
 
 PAIR_SUFFIXES = (".npz", ".npy", ".pt", ".pth", ".safetensors", ".parquet")
 #: JSON files in a run folder that hold a flat metric dict
 METRIC_FILES = ("final_metrics.json", "metrics.json", "summary.json")
+#: file signatures of the figures a report embeds
+_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif", b"GIF89a": "image/gif"}
+
+
+@dataclass(frozen=True)
+class Strong:
+    """Bold text inside a paragraph (escaped like any other text)."""
+
+    text: str
+
+
+#: a paragraph: plain text, or a sequence of plain-text and :class:`Strong` pieces
+Paragraph = str | Strong | tuple | list
 
 
 @dataclass
@@ -43,14 +62,19 @@ class Figure:
 
 @dataclass
 class Section:
-    """A titled block: paragraphs, tables (header + rows) and figures."""
+    """A titled block: paragraphs, tables (header + rows), figures and notes.
+
+    All text is plain text: the renderers escape it (HTML, Markdown), so a section never carries
+    markup of its own. Bold pieces of a paragraph are :class:`Strong`.
+    """
 
     title: str
-    paragraphs: list[str] = field(default_factory=list)
+    paragraphs: list[Paragraph] = field(default_factory=list)
     tables: list[tuple[list[str], list[list[Any]]]] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     level: int = 2
     headline: str | None = None  #: a plain-text summary shown first, highlighted
+    notes: list[str] = field(default_factory=list)  #: what the report skipped, and why
 
 
 @dataclass
@@ -69,17 +93,21 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, width: int = 80) -> str:
+    """A value as short plain text (still to be escaped by the renderer)."""
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
         return "—" if not np.isfinite(v) else f"{v:.4g}"
-    if isinstance(v, list) and v and isinstance(v[0], dict) and "dim" in v[0]:
-        return ", ".join(f"{d['dim']} ({d['diff']:+.3f})" for d in v[:5])
+    if isinstance(v, list) and v and all(isinstance(d, dict) and "dim" in d for d in v):
+        try:
+            return ", ".join(f"{d['dim']} ({d['diff']:+.3f})" for d in v[:5])
+        except (KeyError, TypeError, ValueError):
+            pass  # not gaplab's top_dims: shown as it is
     if v is None:
         return "—"
     s = str(v)
-    return s if len(s) < 80 else s[:77] + "..."
+    return s if len(s) < width else s[:width - 3] + "..."
 
 
 #: meanings of report rows that gaplab.measure does not produce
@@ -120,11 +148,17 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
     sec.tables.append(_metric_table(m))
     sec.figures.append(Figure("cosines", _png(plots.cosine_histograms(xs, ys, max_rows=max_rows, seed=seed)),
                               "Cosine similarity within and across modalities (Liang et al. 2022, Fig. 2a style)."))
-    sec.figures.append(Figure("pca", _png(plots.embedding_2d(xs, ys, method="pca", max_rows=max_rows, seed=seed)),
-                              "PCA of both modalities; grey lines join matched pairs."))
-    if umap:
-        sec.figures.append(Figure("umap", _png(plots.embedding_2d(xs, ys, method="umap", max_rows=max_rows, seed=seed)),
-                                  "UMAP of both modalities."))
+    if xs.shape[1] < 2:  # a 2-D view of 1-D embeddings is not a projection
+        views = "PCA and UMAP views" if umap else "PCA view"
+        sec.notes.append(f"{views} skipped: a 2-D projection needs embeddings with at least 2 dimensions, "
+                         f"these have d = {xs.shape[1]}.")
+    else:
+        sec.figures.append(Figure("pca", _png(plots.embedding_2d(xs, ys, method="pca", max_rows=max_rows, seed=seed)),
+                                  "PCA of both modalities; grey lines join matched pairs."))
+        if umap:
+            sec.figures.append(Figure("umap", _png(plots.embedding_2d(xs, ys, method="umap", max_rows=max_rows,
+                                                                      seed=seed)),
+                                      "UMAP of both modalities."))
     sec.figures.append(Figure("dims", _png(plots.dimension_bars(gap)),
                               "Per-dimension mean difference: a few dimensions carry the gap (Schrodi et al. 2025, Fig. 3a)."))
     return sec, m
@@ -145,9 +179,69 @@ def _record_tables(d: dict[str, Any]) -> list[tuple[list[str], list[list[Any]]]]
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: cannot read JSON ({e})") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise InputError(f"{path}: cannot read JSON ({type(e).__name__}: {e})") from None
+
+
+def _read_figure(path: Path, root: Path) -> tuple[bytes | None, str]:
+    """The bytes of a PNG or GIF that lies inside ``root`` (symlinks resolved), or None and why not."""
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        return None, f"cannot be resolved ({e})"
+    if not real.is_relative_to(root):
+        return None, "lies outside the run folder"
+    try:
+        data = real.read_bytes()
+    except FileNotFoundError:
+        return None, "does not exist"
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    if not any(data.startswith(m) for m in _IMAGE_MAGIC):
+        return None, "is not a PNG or GIF image"
+    return data, ""
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _results_section(sec: Section, res: Path, root: Path, used_png: set[str]) -> dict[str, Any]:
+    """A recipe's results.json: summary line, claim table, its figures; returns the measured numbers."""
+    r = _read_json(res)
+    if not isinstance(r, dict):
+        raise InputError(f"{res}: expected a JSON object (a recipe's results), got a JSON {_json_kind(r)}")
+    wall = _number(r.get("wall_time_s"))
+    sec.paragraphs.append((
+        "Recipe ", Strong(_fmt(r.get("recipe", "?"))), f" (paper {_fmt(r.get('paper', '?'))}), "
+        f"seed {_fmt(r.get('seed'))}, " + ("? s." if wall is None or not math.isfinite(wall) else f"{wall:.1f} s."),
+    ))
+    claims = [c for c in (r.get("claims") if isinstance(r.get("claims"), list) else []) if isinstance(c, dict)]
+    if claims:
+        sec.tables.append((["held", "claim", "paper", "measured"],
+                           [["held" if c.get("held") is True else "NOT HELD", _fmt(c.get("claim"), 500),
+                             _fmt(c.get("paper_value")), _fmt(c.get("measured"))] for c in claims]))
+    figures = r.get("figures") if isinstance(r.get("figures"), list) else []
+    for name in figures:
+        if not isinstance(name, str) or not name:
+            sec.notes.append(f"results.json lists a figure that is not a file name: {_fmt(name)}; skipped.")
+            continue
+        f = res.parent / name
+        if f.suffix.lower() not in (".png", ".gif"):
+            continue  # other outputs (data files, PDFs) are not embedded
+        used_png.add(os.path.normpath(f))  # shown (or skipped) once, not again as a loose *.png
+        data, why = _read_figure(f, root)
+        if data is None:
+            sec.notes.append(f"Figure {name!r} from results.json {why}; skipped.")
+            continue
+        sec.figures.append(Figure(f.stem, data, name))
+    measured = r.get("measured") if isinstance(r.get("measured"), dict) else {}
+    return {str(k): v for k, v in measured.items() if _number(v) is not None}
+
+
+def _json_kind(v: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(v), "number")
 
 
 def _history_records(obj: Any) -> list[dict[str, Any]]:
@@ -164,30 +258,15 @@ def _history_records(obj: Any) -> list[dict[str, Any]]:
 
 
 def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_rows: int,
-                     depth: int = 0) -> tuple[list[Section], dict[str, Any]]:
+                     depth: int = 0, root: Path | None = None) -> tuple[list[Section], dict[str, Any]]:
+    root = root or folder.resolve()  # figures are read only from inside the input folder
     sections: list[Section] = []
     metrics: dict[str, Any] = {}
     sec = Section(f"Run: {label}", level=2 + depth)
     used_png: set[str] = set()
     res = folder / "results.json"
     if res.exists():
-        r = _read_json(res)
-        sec.paragraphs.append(
-            f"Recipe <b>{html.escape(str(r.get('recipe', '?')))}</b> (paper {html.escape(str(r.get('paper', '?')))}), "
-            f"seed {r.get('seed')}, {float(r.get('wall_time_s') or 0):.1f} s."
-        )
-        claims = r.get("claims") or []
-        if claims:
-            sec.tables.append((["held", "claim", "paper", "measured"],
-                               [["held" if c.get("held") else "NOT HELD", c.get("claim"), _fmt(c.get("paper_value")),
-                                 _fmt(c.get("measured"))] for c in claims]))
-        for name in r.get("figures") or []:
-            f = folder / name
-            if f.suffix.lower() in (".png", ".gif") and f.exists():
-                sec.figures.append(Figure(f.stem, f.read_bytes(), name))
-                used_png.add(f.name)
-        flat = {k: v for k, v in (r.get("measured") or {}).items() if isinstance(v, (int, float))}
-        metrics.update(flat)
+        metrics.update(_results_section(sec, res, root, used_png))
     hist = folder / "history.json"
     if hist.exists():
         recs = _history_records(_read_json(hist))
@@ -198,7 +277,7 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
         if (folder / mf).exists():
             d = _read_json(folder / mf)
             if isinstance(d, dict):
-                flat = {k: v for k, v in d.items()
+                flat = {str(k): v for k, v in d.items()
                         if (isinstance(v, (int, float, str, bool)) or k == "top_dims") and k != "headline"}
                 sec.tables.append(_metric_table(flat))
                 metrics.update({k: v for k, v in flat.items() if isinstance(v, (int, float))})
@@ -206,12 +285,22 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
                 if isinstance(d.get("headline"), str):
                     sec.headline = d["headline"]
     for f in sorted(folder.glob("*.png")):
-        if f.name not in used_png:
-            sec.figures.append(Figure(f.stem, f.read_bytes(), f.name))
-    if sec.paragraphs or sec.tables or sec.figures or sec.headline:
+        if os.path.normpath(f) not in used_png:
+            data, why = _read_figure(f, root)
+            if data is None:
+                sec.notes.append(f"Figure {f.name!r} {why}; skipped.")
+            else:
+                sec.figures.append(Figure(f.stem, data, f.name))
+    if depth == 0:
+        subs = []
+        for p in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if p.resolve().is_relative_to(root) and p.resolve() != root:
+                subs.append(p)
+            else:
+                sec.notes.append(f"Sub-folder {p.name!r} is a link outside the run folder; skipped.")
+    if sec.paragraphs or sec.tables or sec.figures or sec.headline or sec.notes:
         sections.append(sec)
     if depth == 0:
-        subs = sorted(p for p in folder.iterdir() if p.is_dir())
         runs = {sub.name: _history_records(_read_json(sub / "history.json"))
                 for sub in subs if (sub / "history.json").exists()}
         runs = {k: v for k, v in runs.items() if v}
@@ -221,7 +310,8 @@ def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_row
                                        wide=True))
             sections.append(both)
         for sub in subs:
-            s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1)
+            s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1,
+                                    root=root)
             sections.extend(s)
     for f in sorted(folder.iterdir()):
         if f.is_file() and f.suffix.lower() in PAIR_SUFFIXES:
@@ -240,6 +330,11 @@ def collect(inputs: list[str | Path], *, seed: int = 0, umap: bool | None = None
     """Gather sections and comparison metrics from every input."""
     if not inputs:
         raise InputError("report: give at least one pairs file or run folder")
+    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
+        raise InputError(f"report: max_rows must be an integer >= 2 (rows sampled for plots), got {max_rows!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"report: seed must be a non-negative integer, got {seed!r}")
+    max_rows, seed = int(max_rows), int(seed)
     if umap is None:
         try:
             import umap as _  # noqa: F401
@@ -275,11 +370,24 @@ figure{display:inline-block;margin:.5em;vertical-align:top;max-width:520px} figu
 figure.wide{display:block;max-width:100%}
 figcaption{font-size:.8em;color:#555} .muted{color:#777;font-size:.85em} .scroll{overflow-x:auto}
 p.headline{font-size:1.05em;background:#fdf3ea;border-left:4px solid #d95f02;padding:.6em 1em}
+p.note{font-size:.85em;color:#8a5a00;background:#fff8e1;border-left:3px solid #f0b400;padding:.3em .8em}
 """
 
 
+def _inline_pieces(p: Paragraph) -> list[str | Strong]:
+    return [p] if isinstance(p, (str, Strong)) else list(p)
+
+
+def _esc(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _html_text(p: Paragraph) -> str:
+    return "".join(f"<b>{_esc(x.text)}</b>" if isinstance(x, Strong) else _esc(x) for x in _inline_pieces(p))
+
+
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["<div class='scroll'><table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
+    out = ["<div class='scroll'><table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"]
     for r in rows:
         cls = ""
         if header and header[0] == "held":
@@ -288,7 +396,7 @@ def _html_table(header: list[str], rows: list[list[Any]]) -> str:
         for v in r:
             s = str(v)
             num = s.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit()
-            cells.append(f'<td{" class=num" if num else ""}>{html.escape(s)}</td>')
+            cells.append(f'<td{" class=num" if num else ""}>{_esc(s)}</td>')
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     return "\n".join(out) + "</table></div>"
 
@@ -303,49 +411,113 @@ def _compare_rows(rep: Report) -> tuple[list[str], list[list[Any]]] | None:
     return ["metric", *labels], [[k, *(_fmt(rep.compare[lab].get(k)) for lab in labels)] for k in keys]
 
 
+def _level(s: Section) -> int:
+    return min(max(int(s.level), 1), 6)
+
+
 def render_html(rep: Report) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(rep.title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(rep.title)}</h1>"]
+    """The report as one HTML page; every piece of text is escaped, every figure embedded."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(rep.title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{_esc(rep.title)}</h1>"]
     cmp_rows = _compare_rows(rep)
     if cmp_rows:
         parts.append("<h2>Side by side</h2>" + _html_table(*cmp_rows))
     for s in rep.sections:
-        parts.append(f"<h{s.level}>{html.escape(s.title)}</h{s.level}>")
+        h = _level(s)
+        parts.append(f"<h{h}>{_esc(s.title)}</h{h}>")
         if s.headline:
-            parts.append(f"<p class='headline'>{html.escape(s.headline)}</p>")
-        parts += [f"<p>{p}</p>" for p in s.paragraphs]
+            parts.append(f"<p class='headline'>{_esc(s.headline)}</p>")
+        parts += [f"<p>{_html_text(p)}</p>" for p in s.paragraphs]
+        parts += [f"<p class='note'>Note: {_esc(n)}</p>" for n in s.notes]
         parts += [_html_table(h, r) for h, r in s.tables]
         for f in s.figures:
-            mime = "image/gif" if f.png[:3] == b"GIF" else "image/png"
+            mime = _image_mime(f.png)
+            if mime is None:
+                parts.append(f"<p class='note'>Note: figure {_esc(f.name)} is not a PNG or GIF image; skipped.</p>")
+                continue
             b64 = base64.b64encode(f.png).decode()
-            parts.append(f"<figure{' class=wide' if f.wide else ''}><img alt='{html.escape(f.name)}' src='data:{mime};base64,{b64}'>"
-                         f"<figcaption>{html.escape(f.caption)}</figcaption></figure>")
+            parts.append(f"<figure{' class=wide' if f.wide else ''}><img alt='{_esc(f.name)}' src='data:{mime};base64,{b64}'>"
+                         f"<figcaption>{_esc(f.caption)}</figcaption></figure>")
     parts.append("<p class='muted'>Generated by gaplab. Figures are embedded; this file needs no network.</p></body></html>")
     return "\n".join(parts)
 
 
+def _image_mime(data: bytes) -> str | None:
+    return next((mime for magic, mime in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
+
+
+#: Markdown punctuation that a backslash escapes (CommonMark: any ASCII punctuation may be)
+_MD_BACKSLASH = set("\\`*[]#|~")
+#: characters that are markup in Markdown *and* HTML: written as entities, which every renderer reads
+_MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md_escape(v: Any, *, line_start: bool = False) -> str:
+    """``v`` as Markdown text that renders literally: no HTML, links, code spans, emphasis or cell breaks.
+
+    ``&``, ``<``, ``>`` become entities; ``\\ ` * [ ] # | ~`` and word-boundary ``_`` get a backslash;
+    line breaks become spaces (one value stays on one line: a heading, a table cell). With
+    ``line_start`` a leading ``-``, ``+``, ``=`` or ``1.`` cannot start a list or an underline.
+    """
+    s = str(v)
+    out = []
+    for i, c in enumerate(s):
+        if c in _MD_ENTITY:
+            out.append(_MD_ENTITY[c])
+        elif c in _MD_BACKSLASH:
+            out.append("\\" + c)
+        elif c == "_" and not (0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum()):
+            out.append("\\_")  # intraword underscores (metric_names) are never emphasis
+        elif c in "\r\n\t\v\f":
+            out.append(" ")
+        else:
+            out.append(c)
+    text = "".join(out)
+    if line_start:
+        stripped = text.lstrip(" ")
+        if stripped[:1] in ("-", "+", "="):
+            text = text[: len(text) - len(stripped)] + "\\" + stripped
+        else:
+            digits = len(stripped) - len(stripped.lstrip("0123456789"))
+            if digits and stripped[digits:digits + 1] in (".", ")"):
+                k = len(text) - len(stripped) + digits
+                text = text[:k] + "\\" + text[k:]
+    return text
+
+
+def _md_text(p: Paragraph) -> str:
+    return "".join(f"**{md_escape(x.text)}**" if isinstance(x, Strong) else md_escape(x, line_start=i == 0)
+                   for i, x in enumerate(_inline_pieces(p)))
+
+
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
-    esc = [str(h).replace("|", "\\|") for h in header]
-    lines = ["| " + " | ".join(esc) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in r) + " |" for r in rows]
+    lines = ["| " + " | ".join(md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md_escape(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def render_markdown(rep: Report, fig_dir: Path, rel: str) -> str:
+    """The report as Markdown, its figures written as PNG/GIF files into ``fig_dir`` (linked as ``rel/…``)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    out = [f"# {rep.title}", ""]
+    out = [f"# {md_escape(rep.title)}", ""]
     cmp_rows = _compare_rows(rep)
     if cmp_rows:
         out += ["## Side by side", "", _md_table(*cmp_rows), ""]
     used: set[str] = set()
+    link = urllib.parse.quote(rel)
     for s in rep.sections:
-        out += ["#" * s.level + " " + s.title, ""]
+        out += ["#" * _level(s) + " " + md_escape(s.title), ""]
         if s.headline:
-            out += [f"> {s.headline}", ""]
-        out += [p.replace("<b>", "**").replace("</b>", "**") + "\n" for p in s.paragraphs]
+            out += [f"> {md_escape(s.headline, line_start=True)}", ""]
+        out += [_md_text(p) + "\n" for p in s.paragraphs]
+        out += [f"> **Note:** {md_escape(n)}\n" for n in s.notes]
         out += [_md_table(h, r) + "\n" for h, r in s.tables]
         for f in s.figures:
-            ext = ".gif" if f.png[:3] == b"GIF" else ".png"
+            mime = _image_mime(f.png)
+            if mime is None:
+                out += [f"> **Note:** figure {md_escape(f.name)} is not a PNG or GIF image; skipped.", ""]
+                continue
+            ext = ".gif" if mime == "image/gif" else ".png"
             stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{s.title}_{f.name}")[:80]
             name = stem + ext
             k = 1
@@ -354,7 +526,7 @@ def render_markdown(rep: Report, fig_dir: Path, rel: str) -> str:
                 name = f"{stem}_{k}{ext}"
             used.add(name)
             (fig_dir / name).write_bytes(f.png)
-            out += [f"![{f.caption or f.name}]({rel}/{name})", ""]
+            out += [f"![{md_escape(f.caption or f.name)}]({link}/{urllib.parse.quote(name)})", ""]
     return "\n".join(out)
 
 
@@ -371,12 +543,17 @@ def build_report(
     """Write the report for ``inputs`` to ``out`` (HTML, or Markdown with PNGs beside it)."""
     if format not in ("html", "md"):
         raise InputError(f"report: format must be 'html' or 'md', got {format!r}")
-    rep = collect(inputs, seed=seed, umap=umap, max_rows=max_rows, title=title)
     outp = Path(out)
-    outp.parent.mkdir(parents=True, exist_ok=True)
-    if format == "html":
-        text = render_html(rep)
-    else:
-        fig_dir = outp.parent / f"{outp.stem}_figures"
-        text = render_markdown(rep, fig_dir, fig_dir.name)
-    return atomic_write(outp, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if outp.is_dir():
+        raise InputError(f"report: out must be a file path, got the folder {outp} (try {outp / ('report.' + format)})")
+    rep = collect(inputs, seed=seed, umap=umap, max_rows=max_rows, title=title)
+    try:
+        outp.parent.mkdir(parents=True, exist_ok=True)
+        if format == "html":
+            text = render_html(rep)
+        else:
+            fig_dir = outp.parent / f"{outp.stem}_figures"
+            text = render_markdown(rep, fig_dir, fig_dir.name)
+        return atomic_write(outp, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"report: cannot write {outp} ({e.strerror or e})") from None

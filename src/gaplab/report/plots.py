@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import InputError
 from .._validation import check_pair, normalize_rows
 
 __all__ = ["cosine_histograms", "embedding_2d", "dimension_bars", "training_curves", "subsample_pairs"]
@@ -25,6 +26,8 @@ def _plt():
 
 def subsample_pairs(x: Any, y: Any, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A seeded subsample of at most ``n`` row-paired rows, normalised."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"report: the number of rows to plot must be a positive integer, got {n!r}")
     xa, ya, _ = check_pair(x, y, where="report")
     if xa.shape[0] > n:
         keep = np.sort(np.random.default_rng(seed).choice(xa.shape[0], n, replace=False))
@@ -42,17 +45,19 @@ def cosine_histograms(x: Any, y: Any, *, max_rows: int = 2000, seed: int = 0, ti
     xa, ya = subsample_pairs(x, y, max_rows, seed)
     n = xa.shape[0]
     off = ~np.eye(n, dtype=bool)
-    cross = xa @ ya.T
+    cross = np.clip(xa @ ya.T, -1.0, 1.0)  # rounding can put a cosine of 1 just past the last bin
     groups = {
         "matched image–text": np.diag(cross),
         "unmatched image–text": cross[off],
-        "image–image": (xa @ xa.T)[off],
-        "text–text": (ya @ ya.T)[off],
+        "image–image": np.clip(xa @ xa.T, -1.0, 1.0)[off],
+        "text–text": np.clip(ya @ ya.T, -1.0, 1.0)[off],
     }
     colours = ["#7570b3", "#999999", IMAGE_COLOUR, TEXT_COLOUR]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     bins = np.linspace(-1, 1, 81)
     for (label, v), c in zip(groups.items(), colours, strict=True):
+        if v.size == 0:  # one row: no unmatched or within-modality pairs
+            continue
         ax.hist(v, bins=bins, density=True, alpha=0.55, color=c, label=f"{label} (mean {v.mean():.2f})")
     ax.set_xlabel("cosine similarity")
     ax.set_ylabel("density")
@@ -68,6 +73,11 @@ def embedding_2d(
     """Both modalities in 2-D (PCA of the joint set, or UMAP) with lines joining matched pairs."""
     plt = _plt()
     xa, ya = subsample_pairs(x, y, max_rows, seed)
+    if xa.shape[1] < 2 or xa.shape[0] < 2:
+        raise InputError(f"report: a 2-D {method.upper()} view needs at least 2 rows and 2 dimensions, "
+                         f"got {xa.shape[0]} rows of dimension {xa.shape[1]}")
+    if method not in ("pca", "umap"):
+        raise InputError(f"report: method must be 'pca' or 'umap', got {method!r}")
     joint = np.vstack([xa, ya])
     if method == "umap":
         import warnings
@@ -115,6 +125,10 @@ def dimension_bars(diff: Sequence[float], *, top: int = 30, title: str = ""):
     return fig
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None):
     """One panel per metric, one line per run; x = ``step``. ``histories`` maps run → records."""
     plt = _plt()
@@ -122,7 +136,7 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, key
     for recs in histories.values():
         for r in recs:
             for k, v in r.items():
-                if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and k not in numeric:
+                if k != "step" and _is_number(v) and k not in numeric:
                     numeric.append(k)
     wanted = [k for k in (keys or ["loss", "l2m", "rmg", "temperature", "uniformity_image", "zero_shot", "i2t_r1"])
               if k in numeric] or numeric[:6]
@@ -131,7 +145,8 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, key
     fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 2.8 * rows), squeeze=False)
     for ax, key in zip(axes.flat, wanted, strict=False):
         for run, recs in histories.items():
-            pts = [(r["step"], r[key]) for r in recs if isinstance(r.get(key), (int, float)) and "step" in r]
+            pts = [(r["step"], r[key]) for r in recs
+                   if _is_number(r.get(key)) and _is_number(r.get("step"))]
             if pts:
                 s, v = zip(*pts, strict=True)
                 ax.plot(s, v, label=run, lw=1.4)
