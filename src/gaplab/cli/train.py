@@ -19,11 +19,13 @@ from ._common import echo_json, echo_table
               help="Override the config's engine (fast = numba path for free embeddings).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the config's steps.")
 @click.option("--seed", type=int, default=None, help="Override the config's seed.")
-@click.option("--resume", is_flag=True, help="Continue from DIR/checkpoint.pt when it exists.")
+@click.option("--resume", is_flag=True,
+              help="Continue from DIR/checkpoint.pt when it exists (same settings; more steps).")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in DIR (default: refuse).")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
 def train(config: Path, out: Path, device: str | None, engine: str | None, steps: int | None,
-          seed: int | None, resume: bool, progress: bool | None, as_json: bool) -> None:
+          seed: int | None, resume: bool, overwrite: bool, progress: bool | None, as_json: bool) -> None:
     """Train a contrastive model as CONFIG says and record the gap over training.
 
     CONFIG is a .yaml/.yml, .toml or .json file whose keys are the Trainer's options, e.g.
@@ -33,6 +35,9 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
         temperature: 0.07
         steps: 20000
         eval_every: 2000
+
+    DIR must not hold another run (give --overwrite to replace it); --resume continues the
+    run in DIR with the same settings.
     """
     from ..train.config import load_config, run_config
 
@@ -45,7 +50,7 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
     if seed is not None:
         overrides["seed"] = seed
     cfg = load_config(config, overrides)
-    final = run_config(cfg, out, device=device, resume=resume, progress=progress)
+    final = run_config(cfg, out, device=device, resume=resume, progress=progress, overwrite=overwrite)
     if as_json:
         echo_json(final)
     else:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError, InputError
+from .._fs import atomic_write, run_folder
 from .._json import to_jsonable, write_json
 from .._registry import Registry
 from .._threads import limit_threads
@@ -91,8 +92,11 @@ class RecipeContext:
         import matplotlib.pyplot as plt
 
         path = self.out / (filename if Path(filename).suffix else f"{filename}.png")
-        fig.savefig(path, dpi=kwargs.pop("dpi", 120), bbox_inches="tight", **kwargs)
-        plt.close(fig)
+        dpi = kwargs.pop("dpi", 120)
+        try:
+            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", **kwargs))
+        finally:
+            plt.close(fig)
         self.figures.append(path.name)
         return path
 
@@ -201,6 +205,53 @@ def format_claims(claims: list[Claim]) -> str:
     return "\n".join(lines)
 
 
+#: recipe parameters that count something: positive integers (or None, "use the default")
+_COUNT_PARAMS = {"steps", "epochs", "seeds", "batch_size", "repeats", "width", "depth", "embed_dim", "hidden",
+                 "caption_draws", "n_points", "n_train", "n_test", "n_inits", "n_images", "n_inputs", "n_perm",
+                 "n_splits", "n_draws", "n_show", "n_curve", "early_steps", "pretrain_steps", "finetune_steps"}
+
+
+def _check_params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Types and ranges of user parameters that can be checked without the recipe."""
+
+    def bad(k: str, want: str) -> ConfigError:
+        return ConfigError(f"recipe {name!r}: parameter {k} must be {want}, got {params[k]!r}")
+
+    def count(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and v >= 1 and float(v).is_integer()
+
+    for k, v in list(params.items()):
+        d = defaults.get(k)
+        if v is None and d is None:
+            continue
+        if k == "seeds" and isinstance(v, (list, tuple)):  # a list of seeds
+            if not v or not all(not isinstance(u, bool) and isinstance(u, int) and u >= 0 for u in v):
+                raise bad(k, "a positive integer or a list of integers >= 0")
+        elif k in _COUNT_PARAMS or k.endswith("_steps"):
+            if not count(v):
+                raise bad(k, "a positive integer")
+            params[k] = int(v)
+        elif isinstance(d, bool):
+            if not isinstance(v, bool):
+                raise bad(k, "true or false")
+        elif isinstance(d, int) and not isinstance(v, bool) and not isinstance(v, int):
+            raise bad(k, "an integer")
+        elif isinstance(d, float) and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v):
+            raise bad(k, "a number")
+
+
+def _previous_outputs(folder: Path) -> list[str]:
+    """results.json and the figures it lists (what ``overwrite`` removes first)."""
+    import json
+
+    try:
+        old = json.loads((folder / "results.json").read_text())
+        figures = [f for f in old.get("figures") or [] if isinstance(f, str)]
+    except (OSError, ValueError, AttributeError):
+        figures = []
+    return ["results.json", *figures]
+
+
 def reproduce(
     name: str,
     *,
@@ -212,11 +263,17 @@ def reproduce(
     verbose: bool = True,
     progress: bool = True,
     threads: int = 1,
+    overwrite: bool = True,
 ) -> RecipeResult:
     """Run recipe ``name``; write figures and ``results.json`` into ``out`` (default ``runs/<name>``).
 
     The recipe runs with ``threads`` torch/BLAS threads (default 1: the models are small,
     and extra threads only contend; the sphere's numba runs keep their own parallelism).
+
+    ``out`` is claimed for the run (:func:`gaplab._fs.run_folder`): another run writing to it
+    now is an error; a folder holding another run is replaced when ``overwrite`` (the
+    Python default: its results.json and listed figures are removed first) and refused
+    otherwise (``gaplab reproduce`` refuses unless ``--overwrite``).
 
     Examples
     --------
@@ -224,6 +281,10 @@ def reproduce(
     True
     """
     recipe = get_recipe(name)
+    if isinstance(seed, bool) or not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(threads, bool) or not (isinstance(threads, (int, np.integer)) and threads >= 1):
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
     if pairs is not None:
         if not recipe.accepts_pairs:
             raise ConfigError(f"recipe {name!r} does not take --pairs (it trains its own model)")
@@ -236,14 +297,25 @@ def reproduce(
             f"recipe {name!r}: unknown parameter(s) {', '.join(unknown)}; "
             f"valid: {', '.join(sorted(recipe.defaults)) or '(none)'}"
         )
+    _check_params(name, params, recipe.defaults)
     out_dir = Path(out) if out is not None else Path("runs") / name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder(out_dir, overwrite=overwrite, stale=_previous_outputs):
+        result = _run(recipe, out_dir, quick=quick, seed=seed, pairs=pairs, params=params, progress=progress,
+                      threads=threads)
+    if verbose:
+        print(f"\n{name} ({recipe.paper}) — {result.wall_time_s:.1f} s, results in {out_dir}")
+        print(format_claims(result.claims))
+    return result
+
+
+def _run(recipe: Recipe, out_dir: Path, *, quick: bool, seed: int, pairs: str | Path | None,
+         params: dict[str, Any], progress: bool, threads: int) -> RecipeResult:
     import matplotlib
 
     matplotlib.use("Agg")
     _seed_everything(seed)
     ctx = RecipeContext(
-        name=name, out=out_dir, seed=seed, quick=quick,
+        name=recipe.name, out=out_dir, seed=seed, quick=quick,
         pairs=Path(pairs) if pairs is not None else None,
         params={**recipe.defaults, **params}, progress=progress,
     )
@@ -252,7 +324,7 @@ def reproduce(
         measured = recipe.fn(ctx)
     wall = time.perf_counter() - t0
     result = RecipeResult(
-        name=name,
+        name=recipe.name,
         paper=recipe.paper,
         config={"quick": quick, "pairs": str(pairs) if pairs else None, "params": ctx.params},
         seed=seed,
@@ -263,7 +335,4 @@ def reproduce(
         wall_time_s=wall,
     )
     write_json(out_dir / "results.json", result.to_dict())
-    if verbose:
-        print(f"\n{name} ({recipe.paper}) — {wall:.1f} s, results in {out_dir}")
-        print(format_claims(ctx.claims))
     return result

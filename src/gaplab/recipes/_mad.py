@@ -58,18 +58,35 @@ class MADConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> str:
-        blob = json.dumps({"v": _CACHE_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+        """Hash of the config, the cache format and the gaplab version: a cached model's name."""
+        from .. import __version__
+
+        blob = json.dumps({"v": _CACHE_VERSION, "gaplab": __version__, **asdict(self)}, sort_keys=True, default=repr)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 #: bump when training or the models change, so cached models are not reused
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
-def cache_dir(out: Path) -> Path:
-    """Where trained MAD models are cached: ``<out>/../.mad_cache``, shared by the MAD recipes
-    whose run folders sit side by side (``runs/<recipe>``); each recipe still runs alone."""
-    return Path(out).resolve().parent / ".mad_cache"
+def cache_dir(out: Path | None = None) -> Path | None:
+    """Where trained MAD models are cached: ``<user cache>/mad`` (see :func:`gaplab._fs.cache_dir`:
+    ``$XDG_CACHE_HOME/gaplab`` or ``~/.cache/gaplab``, mode 0700), shared by every MAD recipe
+    and run. ``out`` (the run folder) is not used: caches never live next to outputs.
+    ``None`` (no caching) when the cache folder cannot be written.
+    """
+    import warnings
+
+    from .._fs import OutputError
+    from .._fs import cache_dir as user_cache
+
+    try:
+        d = user_cache() / "mad"
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d
+    except (OutputError, OSError) as e:
+        warnings.warn(f"MAD models are not cached: {e}", RuntimeWarning, stacklevel=2)
+        return None
 
 
 def scaled_config(quick: bool, **overrides: Any) -> MADConfig:
@@ -142,11 +159,10 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     ``gaplab.train.Trainer``: CLIP loss, learnable temperature (init 0.07), AdamW with weight
     decay ``cfg.weight_decay`` (the engine applies it to every model parameter, not only to
     weight matrices as CLIP does), linear warm-up then cosine decay of the learning rate.
-    Cached on disk under ``cache_dir`` (keyed by the config), so recipes sharing a model
-    train it once.
+    Cached on disk under ``cache_dir`` (keyed by a hash of the config and the gaplab version;
+    tensors + JSON, loaded without running code), so recipes sharing a model train it once;
+    an unreadable cache file is ignored (with a warning) and replaced.
     """
-    import torch
-
     from ..train import Trainer
     from ..train.callbacks import Callback
     from ..train.schedules import warmup_cosine_schedule
@@ -154,10 +170,11 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     model = build_model(cfg)
     path = None if cache_dir is None else Path(cache_dir) / f"mad_model_{cfg.key()}.pt"
     if path is not None and path.exists():
-        state = torch.load(path, weights_only=False)
-        model.load_state_dict(state["model"])
-        model.eval()
-        return model, state["history"]
+        cached = _load_cached(path, model, cfg)
+        if cached is not None:
+            model.eval()
+            return model, cached
+        model = build_model(cfg)  # retrain from the same initialisation
     train, _ = mad_data(cfg.n_train, cfg.n_test, cfg.image_size, cfg.seed)
     batches = MADBatches(train, cfg)
     steps = len(batches) * cfg.epochs
@@ -176,11 +193,40 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     trainer.fit(batches)
     model.eval()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{np.random.randint(1 << 30)}")
-        torch.save({"model": model.state_dict(), "history": history, "config": asdict(cfg)}, tmp)
-        tmp.replace(path)
+        import warnings
+
+        from .._fs import OutputError
+        from ..train._state import save_state
+
+        try:
+            save_state(path, {"model": model.state_dict(), "history": history, "config": asdict(cfg)},
+                       kind="mad-model")
+        except OutputError as e:  # a full or read-only cache only costs the next run time
+            warnings.warn(f"MAD model not cached: {e}", RuntimeWarning, stacklevel=2)
     return model, history
+
+
+def _load_cached(path: Path, model: Any, cfg: MADConfig) -> dict | None:
+    """The cached history after loading the cached weights into ``model``; ``None`` (with a
+    warning) when the file is unreadable, of another config, or does not fit the model."""
+    import warnings
+
+    from .._errors import InputError
+    from ..train._state import load_state
+
+    try:
+        state = load_state(path, kind="mad-model", what="MAD model cache", map_location="cpu")
+        if not isinstance(state, dict) or state.get("config") != asdict(cfg):
+            raise InputError(f"MAD model cache {str(path)!r} was written for another config")
+        model.load_state_dict(state["model"])
+        history = state["history"]
+        if not isinstance(history, dict):
+            raise InputError(f"MAD model cache {str(path)!r} has no training history")
+    except (InputError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        warnings.warn(f"ignoring the MAD model cache and retraining: {str(e).splitlines()[0]}", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return history
 
 
 def embed_images(model: Any, images: np.ndarray, batch: int = 512) -> np.ndarray:

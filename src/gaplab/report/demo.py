@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .._fs import run_folder
 from .._json import write_json
 from .._threads import limit_threads
 from ..io import save_pairs
@@ -65,15 +66,35 @@ def run_demo(
     steps: int | None = None,
     progress: bool = True,
     report: bool = True,
+    overwrite: bool = True,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also written to ``OUT/summary.json``).
 
     Runs with one torch/BLAS thread (:func:`gaplab._threads.limit_threads`): the models are
     small, and on a busy machine spinning worker threads make them many times slower.
+
+    ``OUT`` is claimed for the run (:func:`gaplab._fs.run_folder`): another run writing to it
+    now is an error; a folder holding another run is replaced when ``overwrite`` (the
+    Python default: the previous demo's files are removed first) and refused otherwise
+    (``gaplab demo`` refuses unless ``--overwrite``).
     """
-    with limit_threads(1):
+    with run_folder(out, overwrite=overwrite, stale=_previous_demo), limit_threads(1):
         return _run_demo(out, quick=quick, seed=seed, mitigation=mitigation, steps=steps,
                          progress=progress, report=report)
+
+
+def _previous_demo(folder: Path) -> list[str]:
+    """The files a previous demo in ``folder`` wrote (its summary.json names the mitigation run)."""
+    import json
+
+    runs = ["clip_learnable_temperature"]
+    try:
+        m = json.loads((folder / "summary.json").read_text()).get("mitigation")
+        if isinstance(m, str) and m:
+            runs.append(f"clip_{m}")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ["summary.json", "report.html", "init.npz", *[f for r in runs for f in (f"{r}.npz", f"{r}/history.json")]]
 
 
 def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps: int | None,
@@ -87,7 +108,6 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
 
     t0 = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     n_steps = steps or (60 if quick else 400)
     every = max(n_steps // (4 if quick else 10), 1)
@@ -119,9 +139,7 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
                           progress=progress,
                           callbacks=[_zero_shot_callback(model, train.class_names, templates, test.labels)])
         hist = trainer.fit((tr_images, [train.captions[k] for k in range(train.n_captions)]))
-        run_dir = out / name
-        run_dir.mkdir(exist_ok=True)
-        hist.to_json(run_dir / "history.json")
+        hist.to_json(out / name / "history.json")
         emb = embed_all(model, name)
         return hist, emb
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import ConfigError
+from .._fs import atomic_write
 from .._json import to_jsonable, write_json
 from ..metrics import (
     alignment,
@@ -130,16 +131,17 @@ class History:
         return write_json(path, {"records": to_jsonable(self.records)})
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write one row per record, columns in order of first appearance."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        """Write one row per record, columns in order of first appearance (atomically)."""
         cols = self.columns()
-        with p.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols)
-            w.writeheader()
-            for r in self.records:
-                w.writerow({k: to_jsonable(v) for k, v in r.items()})
-        return p
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=cols)
+                w.writeheader()
+                for r in self.records:
+                    w.writerow({k: to_jsonable(v) for k, v in r.items()})
+
+        return atomic_write(path, write)
 
     def __repr__(self) -> str:
         return f"History({len(self)} records, columns={self.columns()})"
@@ -196,6 +198,13 @@ class MetricsCallback(Callback):
         rec["temperature"] = trainer.temperature.value(step)
         rec["lr"] = trainer.current_lr(step)
         x, y = trainer.embed(self.eval_data)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            from .trainer import NonFiniteLossError
+
+            raise NonFiniteLossError(
+                f"the embeddings became NaN/inf by step {step} (temperature {rec['temperature']:.6g}, lr "
+                f"{rec['lr']:.6g}); lower the learning rate, raise the temperature or check the inputs for NaN/inf"
+            )
         rec.update(compute_metrics(x, y, self.metrics))
         self._sum, self._n = {}, 0
         trainer.history.append(rec)

@@ -32,13 +32,20 @@ free model, clip/simclr/slip, SGD without momentum, fixed/scheduled/learnable τ
 ``lr`` and a scheduled ``temperature`` take ``{"name": <schedule>, ...}`` dicts, e.g.
 ``lr: {name: warmup_cosine, init_value: 0, peak_value: 0.001, warmup_steps: 100}`` (``steps``
 is filled in).
+
+Numbers may be written as numeric strings (``"1e-3"``, ``"100"``): YAML files are read with
+YAML 1.2's float syntax, so ``lr: 1e-3`` is the number 0.001 (PyYAML alone reads a string).
+Integer fields (``steps``, ``seed``, ...) take integral numbers (``1e4``); anything else,
+or a value out of range (``seed: -1``, ``steps: 0``), raises :class:`~gaplab.ConfigError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +126,7 @@ class TrainConfig:
         from .swap import SWAPS
         from .trainer import OPTIMIZERS
 
+        self._coerce()
         get_loss(self.loss)
         check_loss_options(self.loss, self.loss_kwargs)
         _kind_check("model", self.model, MODEL_KINDS)
@@ -144,6 +152,43 @@ class TrainConfig:
         self.build_temperature()
         self.build_lr()
 
+    def _coerce(self) -> None:
+        """Type-check the scalar fields; numeric strings become numbers (``"1e-3"`` → 0.001)."""
+        for name, (lo, optional) in _INT_FIELDS.items():
+            v = getattr(self, name)
+            if v is None and optional:
+                continue
+            n = _as_number(v)
+            if n is None or not float(n).is_integer() or n < lo:
+                bound = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+                raise ConfigError(f"{name} must be {bound}, got {v!r}")
+            setattr(self, name, int(n))
+        for name, (lo, hi) in _FLOAT_FIELDS.items():
+            v = getattr(self, name)
+            n = _as_number(v)
+            if n is None or not lo <= n <= hi:
+                raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+            setattr(self, name, float(n))
+        for name in ("loss", "optimizer", "swap", "mismatch_mode", "device", "dtype", "engine"):
+            v = getattr(self, name)
+            if not isinstance(v, str):
+                raise ConfigError(f"{name} must be a name (a string), got {v!r}")
+        for name in ("loss_kwargs", "swap_kwargs"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a mapping of options, got {getattr(self, name)!r}")
+        if not isinstance(self.progress, bool):
+            raise ConfigError(f"progress must be true or false, got {self.progress!r}")
+        if self.metrics is not None and (isinstance(self.metrics, str) or not isinstance(self.metrics, (list, tuple))):
+            raise ConfigError(f"metrics must be a list of metric names, got {self.metrics!r}")
+        if isinstance(self.lr, dict):
+            self.lr = _coerce_schedule(self.lr)
+        elif (n := _as_number(self.lr)) is not None:
+            self.lr = float(n)
+        if isinstance(self.temperature, dict):
+            self.temperature = _coerce_schedule(self.temperature)
+        elif not isinstance(self.temperature, bool) and (n := _as_number(self.temperature)) is not None:
+            self.temperature = float(n)
+
     def build_lr(self) -> Any:
         if isinstance(self.lr, dict):
             from .schedules import get_schedule, make_schedule
@@ -159,7 +204,7 @@ class TrainConfig:
                     raise ConfigError(f"lr schedule {name!r} needs steps=... when training by epochs")
                 kw["steps"] = self.steps
             return make_schedule(name, **kw)
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ConfigError(f"lr must be a number > 0 or a schedule dict, got {self.lr!r}")
         return float(self.lr)
 
@@ -167,6 +212,56 @@ class TrainConfig:
         from .temperature import make_temperature
 
         return make_temperature(self.temperature, total_steps=self.steps if self.steps is not None else 1)
+
+
+#: integer fields → (smallest valid value, may be None)
+_INT_FIELDS = {"batch_size": (2, False), "steps": (1, True), "epochs": (1, True), "seed": (0, False),
+               "eval_every": (1, True), "checkpoint_every": (1, True)}
+#: float fields → (lowest, highest valid value)
+_FLOAT_FIELDS = {"momentum": (0.0, 1.0), "weight_decay": (0.0, math.inf), "swap_p": (0.0, 1.0),
+                 "mismatch": (0.0, 1.0)}
+
+
+def _as_number(v: Any) -> float | int | None:
+    """``v`` as a finite int/float (numeric strings parsed), else ``None``; bools are not numbers."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        t = v.strip().replace("_", "")
+        try:
+            v = int(t)
+        except ValueError:
+            try:
+                v = float(t)
+            except ValueError:
+                return None
+    if isinstance(v, (int, float)) and math.isfinite(v):
+        return v
+    return None
+
+
+def _coerce_schedule(d: dict[str, Any]) -> dict[str, Any]:
+    """Numeric strings among a schedule dict's values (not its name) become numbers."""
+    out = {}
+    for k, v in d.items():
+        n = _as_number(v) if k != "name" and isinstance(v, str) else None
+        out[k] = n if n is not None else v
+    return out
+
+
+def _yaml_loader():
+    """A safe YAML loader that reads YAML 1.2 floats: ``1e-3`` is a number, not a string."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$""", re.X),
+        list("-+0123456789"),
+    )
+    return Loader
 
 
 def _kind_check(what: str, d: Any, kinds: dict[str, set[str]]) -> None:
@@ -191,7 +286,7 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
         if suffix in (".yaml", ".yml"):
             import yaml
 
-            d = yaml.safe_load(text)
+            d = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
         elif suffix == ".toml":
             try:
                 import tomllib
@@ -206,8 +301,12 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
         raise
     except Exception as e:  # parse errors of the three formats
         raise ConfigError(f"config {str(p)!r} could not be parsed: {e}") from None
-    d = dict(d or {})
-    d.update(overrides or {})
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"config {str(p)!r} must be a mapping of keys to values (key: value lines), "
+                          f"got a {type(d).__name__}")
+    d = {**d, **(overrides or {})}
     return TrainConfig.from_dict(d)
 
 
@@ -312,15 +411,43 @@ def fast_eligible(cfg: TrainConfig) -> str | None:
     return None
 
 
+#: config fields a resumed run must keep (steps/epochs may grow; eval, device, engine may change)
+RESUME_FIELDS = ("model", "data", "loss", "loss_kwargs", "temperature", "optimizer", "lr", "momentum",
+                 "weight_decay", "batch_size", "swap", "swap_p", "swap_kwargs", "mismatch", "mismatch_mode",
+                 "seed", "dtype")
+
+#: what ``run_config`` writes into ``out`` (removed first by ``overwrite``)
+OUTPUT_FILES = ("history.json", "history.csv", "final_metrics.json", "config.json", "checkpoint.pt",
+                "checkpoint.npz")
+
+
 def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | None = None,
-               resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
+               resume: bool = False, progress: bool | None = None, overwrite: bool = True) -> dict[str, Any]:
     """Train as ``cfg`` says and write ``history.json``, ``history.csv``, the checkpoint,
-    ``final_metrics.json`` and ``config.json`` under ``out``. Returns the final metrics."""
+    ``final_metrics.json`` and ``config.json`` under ``out``. Returns the final metrics.
+
+    ``out`` is claimed for this run (:func:`gaplab._fs.run_folder`): another run writing to it
+    now is an error, and so is a folder holding another run's outputs unless ``overwrite``
+    (the Python default; ``gaplab train`` refuses unless ``--overwrite``), which removes them
+    first. ``resume`` continues ``out/checkpoint.pt`` when it exists (refusing one written with
+    other settings, see :data:`RESUME_FIELDS`). A NaN/inf loss stops training with
+    :class:`~gaplab.train.NonFiniteLossError` after writing the history so far.
+    """
+    from .._fs import run_folder
+
+    out_dir = Path(out)
+    ck = out_dir / "checkpoint.pt"
+    resuming = resume and ck.is_file()
+    with run_folder(out_dir, overwrite=overwrite, resume=resuming, stale=lambda _: OUTPUT_FILES):
+        return _run_config(cfg, out_dir, device=device, resuming=resuming, progress=progress)
+
+
+def _run_config(cfg: TrainConfig, out_dir: Path, *, device: str | None, resuming: bool,
+                progress: bool | None) -> dict[str, Any]:
+    from .._fs import atomic_write
     from .._json import write_json
     from .callbacks import DEFAULT_METRICS, CheckpointCallback, History, compute_metrics
 
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
     metrics = tuple(cfg.metrics) if cfg.metrics is not None else DEFAULT_METRICS
@@ -328,6 +455,9 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
     if cfg.engine == "fast" and reason is not None:
         raise ConfigError(f"engine 'fast' cannot run this config: {reason}; use engine 'torch' or 'auto'")
     use_fast = cfg.engine == "fast" or (cfg.engine == "auto" and reason is None)
+    if use_fast and resuming:
+        raise ConfigError(f"{out_dir / 'checkpoint.pt'} is a torch-engine checkpoint, but this config runs on the "
+                          "fast engine, which cannot resume: add --engine torch")
     t0 = time.perf_counter()
     if use_fast:
         from ..models import sphere_init
@@ -356,13 +486,14 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
             rec["temperature"], rec["lr"] = run.temperatures[s], float(cfg.lr)
             rec.update(compute_metrics(x, y, metrics))
             hist.append(rec)
-        np.savez(out_dir / "checkpoint.npz", x=run.params_x, y=run.params_y, step=cfg.steps)
+        atomic_write(out_dir / "checkpoint.npz",
+                     lambda tmp: np.savez(tmp, x=run.params_x, y=run.params_y, step=cfg.steps))
         final = dict(hist.last)
         engine = "fast"
     else:
         import torch
 
-        from .trainer import Trainer
+        from .trainer import NonFiniteLossError, Trainer
 
         train, val = build_data(cfg)
         model = build_model(cfg, train)
@@ -377,7 +508,15 @@ def run_config(cfg: TrainConfig, out: str | os.PathLike[str], *, device: str | N
             dtype=torch.float64 if cfg.dtype == "float64" else None,
             progress=cfg.progress if progress is None else progress,
         )
-        hist = tr.fit(train, resume_from=ck if (resume and ck.is_file()) else None)
+        full = cfg.to_dict()
+        tr.run_info = {"train_config": {k: full[k] for k in RESUME_FIELDS}}
+        try:
+            hist = tr.fit(train, resume_from=ck if resuming else None)
+        except NonFiniteLossError as e:  # keep what was learnt about the run up to the failure
+            tr.history.to_json(out_dir / "history.json")
+            tr.history.to_csv(out_dir / "history.csv")
+            write_json(out_dir / "config.json", cfg.to_dict())
+            raise NonFiniteLossError(f"{e}; the history up to then is in {out_dir / 'history.json'}") from None
         final = {"step": tr.step, **tr.evaluate(val), "loss": hist.last.get("loss")} if hist.records else \
             {"step": tr.step, **tr.evaluate(val)}
         engine = "torch"

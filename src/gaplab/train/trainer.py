@@ -35,6 +35,11 @@ eval_every, eval_data, metrics, callbacks, device, dtype, progress, drop_last, s
 * ``seed`` fixes everything: data order (numpy ``default_rng(seed)``, one permutation per
   epoch), mismatches, swaps. ``save_checkpoint(path)`` and ``fit(resume_from=path)`` continue
   bit-identically on CPU (indexable data; a DataLoader's own order is not restored).
+  A checkpoint holds tensors and JSON only (see :mod:`gaplab.train._state`; loading it runs
+  no code). Resuming refuses a checkpoint written with other options (seed, lr, loss, batch
+  size, optimizer, ...; named in the message), of a model of another size, one already past
+  ``steps``, or a file that is not a gaplab checkpoint. ``trainer.run_info`` (a dict of JSON
+  values, e.g. the training config) is saved too and must match on resume.
 
 Errors: bad names/options raise :class:`~gaplab.ConfigError` / :class:`~gaplab.UnknownNameError`
 listing the valid ones; a NaN/inf loss raises :class:`NonFiniteLossError` with the step and
@@ -54,7 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._errors import ConfigError, GaplabError
+from .._errors import ConfigError, GaplabError, InputError
 from .callbacks import DEFAULT_METRICS, Callback, History, MetricsCallback, check_metric_names
 from .losses import check_loss_options, get_loss
 from .swap import SWAPS, apply_swap
@@ -185,6 +190,8 @@ class Trainer:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
         if eval_every is not None and not (isinstance(eval_every, int) and eval_every >= 1):
             raise ConfigError(f"eval_every must be a positive integer, got {eval_every!r}")
+        if isinstance(seed, bool) or not (isinstance(seed, (int, np.integer)) and seed >= 0):
+            raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
         if not callable(lr) and not (isinstance(lr, (int, float)) and lr > 0):
             raise ConfigError(f"lr must be a number > 0 or a schedule, got {lr!r}")
         self.metrics = check_metric_names(metrics)
@@ -220,6 +227,8 @@ class Trainer:
         self._gen = torch.Generator().manual_seed(self.seed)
         self._text_index: np.ndarray | None = None
         self._data: Any = None
+        #: JSON values saved in checkpoints that a resumed run must match (e.g. the config)
+        self.run_info: dict[str, Any] = {}
 
     # -- setup ---------------------------------------------------------------------------------
     def _groups(self) -> list[tuple[list[nn.Parameter], float, float]]:
@@ -355,6 +364,11 @@ class Trainer:
         self._prepare_data(data)
         if resume_from is not None:
             self.load_checkpoint(resume_from)
+            if self.step > self.total_steps:  # type: ignore[operator]
+                raise ConfigError(
+                    f"checkpoint {str(resume_from)!r} is at step {self.step}, past the {self.total_steps} steps "
+                    f"asked for; ask for more than {self.step} steps to continue it, or train anew elsewhere"
+                )
         self.model.train()
         for cb in self.callbacks:
             cb.on_fit_start(self)
@@ -419,6 +433,16 @@ class Trainer:
         return out
 
     # -- checkpoints ---------------------------------------------------------------------------
+    def _signature(self) -> dict[str, Any]:
+        """The options a resumed run must share with its checkpoint."""
+        return {
+            "loss": self.loss_name, "loss_kwargs": _plain(self.loss_kwargs), "seed": self.seed,
+            "batch_size": self.batch_size, "optimizer": self.optimizer_name,
+            "lr": None if callable(self.lr) else float(self.lr), "momentum": float(self.momentum),
+            "weight_decay": float(self.weight_decay), "swap": self.swap, "swap_p": self.swap_p,
+            "mismatch": self.mismatch, "mismatch_mode": self.mismatch_mode,
+        }
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
@@ -433,30 +457,71 @@ class Trainer:
             "text_index": None if self._text_index is None else self._text_index.copy(),
             "history": list(self.history.records),
             "metrics_cb": None if self._metrics_cb is None else self._metrics_cb.state_dict(),
-            "config": {"loss": self.loss_name, "seed": self.seed, "batch_size": self.batch_size},
+            "config": self._signature(),
+            "run_info": _plain(self.run_info),
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
-        """Write everything needed to continue bit-identically (model, optimizer, RNGs, history)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, p)
-        return p
+        """Write everything needed to continue bit-identically (model, optimizer, RNGs, history).
+
+        Tensors and JSON only (:func:`gaplab.train._state.save_state`), written atomically.
+        """
+        from ._state import save_state
+
+        return save_state(path, self.state_dict(), kind="checkpoint")
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and options)."""
+        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and options).
+
+        Loads with ``torch.load(weights_only=True)``: no code runs. A file that is not a gaplab
+        checkpoint raises :class:`~gaplab.InputError`; one written with other options or for a
+        model of another size raises :class:`~gaplab.ConfigError` naming what differs.
+        """
+        from ._state import load_state
+
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"checkpoint {str(p)!r} does not exist")
-        st = torch.load(p, map_location=self.device, weights_only=False)
-        cfg = st.get("config", {})
-        if cfg.get("loss") != self.loss_name or cfg.get("batch_size") != self.batch_size:
+        st = load_state(p, kind="checkpoint", map_location=self.device)
+        where = f"checkpoint {str(p)!r}"
+        try:
+            self._check_checkpoint(st, where)
+            self._restore(st)
+        except GaplabError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+            raise InputError(f"{where} could not be restored: {_first_line(e)}") from None
+
+    def _check_checkpoint(self, st: dict[str, Any], where: str) -> None:
+        if not isinstance(st, dict) or not {"step", "model", "optimizer", "config"} <= set(st):
+            raise InputError(f"{where} is not a trainer checkpoint (keys {sorted(st) if isinstance(st, dict) else '?'})")
+        differ: dict[str, tuple[Any, Any]] = {}
+        for then, now in ((st.get("config") or {}, self._signature()),
+                          (_flat(st.get("run_info") or {}), _flat(_plain(self.run_info)))):
+            for k, v in now.items():
+                if k not in differ and v is not None and then.get(k) is not None and then[k] != v:
+                    differ[k] = (then[k], v)
+        if differ:
             raise ConfigError(
-                f"checkpoint {str(p)!r} was written with loss={cfg.get('loss')!r}, batch_size="
-                f"{cfg.get('batch_size')}; this trainer has loss={self.loss_name!r}, batch_size={self.batch_size}"
+                f"{where} was written with {', '.join(f'{k}={a!r}' for k, (a, _) in differ.items())}; "
+                f"this run has {', '.join(f'{k}={b!r}' for k, (_, b) in differ.items())}. Resume with the "
+                "same settings, or train anew in another folder"
             )
+        have = self.model.state_dict()
+        saved = st["model"]
+        missing, extra = sorted(set(have) - set(saved)), sorted(set(saved) - set(have))
+        if missing or extra:
+            raise ConfigError(
+                f"{where} holds another model: parameters {missing[:5]} missing, {extra[:5]} unexpected"
+            )
+        for k, v in have.items():
+            if tuple(saved[k].shape) != tuple(v.shape):
+                raise ConfigError(
+                    f"{where} holds a model of another size: {k} has shape {tuple(saved[k].shape)} there, "
+                    f"{tuple(v.shape)} here"
+                )
+
+    def _restore(self, st: dict[str, Any]) -> None:
         self.model.load_state_dict(st["model"])
         self.optimizer.load_state_dict(st["optimizer"])
         self.temperature.load_state_dict(st["temperature"])
@@ -464,11 +529,37 @@ class Trainer:
             with torch.no_grad():
                 self.bias.copy_(st["bias"])
         self._rng.bit_generator.state = st["rng"]
-        self._perm, self._pos = st["perm"], int(st["pos"])
-        self._gen.set_state(st["gen"])
+        self._perm = None if st["perm"] is None else np.asarray(st["perm"])
+        self._pos = int(st["pos"])
+        self._gen.set_state(st["gen"].cpu())
         if st["text_index"] is not None:
             self._text_index = np.asarray(st["text_index"])
         self.history = History(st["history"])
         if self._metrics_cb is not None and st["metrics_cb"] is not None:
             self._metrics_cb.load_state_dict(st["metrics_cb"])
         self.step = int(st["step"])
+
+
+def _plain(d: Any) -> Any:
+    """JSON-shaped copy (tuples → lists) so saved and current values compare equal."""
+    import json
+
+    from .._json import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(d), default=repr))
+
+
+def _flat(info: dict[str, Any]) -> dict[str, Any]:
+    """``run_info`` with one level of nested dicts spread out (``{"train_config": {...}}`` → its fields)."""
+    out: dict[str, Any] = {}
+    for k, v in info.items():
+        if isinstance(v, dict):
+            out.update(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
