@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from threadpoolctl import threadpool_limits
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# caches (trained MAD models, ...) go to a fresh folder per test session, never ~/.cache
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gaplab-test-cache-")
 
 #: the published dumps ship as package data (gaplab.data.published); tests read the same files
 FIXTURES = Path(str(resources.files("gaplab.data").joinpath("published")))
