@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -95,3 +96,15 @@ def test_importing_metrics_loads_no_torch_or_dask():
 def test_console_script_runs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gaplab.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "measure" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--dim", "0"], r"dim must be an integer >= 1, got 0"),
+    (["--n", "-5"], r"n must be an integer >= 2, got -5"),
+    (["--n", "1"], r"n must be an integer >= 2, got 1"),
+    (["--seed", "-1"], r"seed must be an integer >= 0, got -1"),
+])
+def test_example_bad_sizes_are_one_line(tmp_path, args, match):
+    res = CliRunner().invoke(main, ["example", str(tmp_path / "e.npz"), *args])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert re.search(match, res.stderr) and not (tmp_path / "e.npz").exists()

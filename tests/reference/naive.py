@@ -126,3 +126,94 @@ def kendall_tau_distance(mx, my):
                 disc += (sx[a] - sx[b]) * (sy[a] - sy[b]) < 0
         out.append(disc / total)
     return float(np.mean(out))
+
+
+# ---- structure and neighbourhood metrics (issue: "measure what the field measures now") ----
+
+
+def _centre(a):
+    return a - a.mean(0)
+
+
+def cka(x, y):
+    # via N×N kernels: HSIC(K, L) ∝ tr(K H L H); linear kernels of centred rows
+    x, y = unit(x), unit(y)
+    n = len(x)
+    h = np.eye(n) - np.ones((n, n)) / n
+    k, lk = x @ x.T, y @ y.T
+
+    def hs(a, b):
+        return np.trace(a @ h @ b @ h)
+
+    return float(hs(k, lk) / math.sqrt(hs(k, k) * hs(lk, lk)))
+
+
+def cka_debiased(x, y):
+    x, y = unit(x), unit(y)
+    n = len(x)
+
+    def kern(a):
+        k = a @ a.T
+        np.fill_diagonal(k, 0.0)
+        return k
+
+    def hsic(k, lk):
+        one = np.ones(n)
+        return (np.trace(k @ lk) + (one @ k @ one) * (one @ lk @ one) / ((n - 1) * (n - 2))
+                - 2.0 / (n - 2) * (one @ k @ lk @ one)) / (n * (n - 3))
+
+    k, lk = kern(x), kern(y)
+    return float(hsic(k, lk) / math.sqrt(hsic(k, k) * hsic(lk, lk)))
+
+
+def procrustes_distance(x, y):
+    xc, yc = _centre(unit(x)), _centre(unit(y))
+    xc, yc = xc / np.linalg.norm(xc), yc / np.linalg.norm(yc)
+    return float(math.sqrt(max(0.0, 2 - 2 * np.linalg.svd(xc.T @ yc, compute_uv=False).sum())))
+
+
+def frechet(x, y, centered=False):
+    from scipy.linalg import sqrtm
+
+    x, y = unit(x), unit(y)
+    cx, cy = np.cov(x.T, bias=True), np.cov(y.T, bias=True)
+    root = sqrtm(cx)
+    tr = np.trace(cx + cy - 2 * np.real(sqrtm(root @ cy @ root)))
+    return float(tr if centered else np.sum((x.mean(0) - y.mean(0)) ** 2) + tr)
+
+
+def erank(x):
+    s = np.linalg.svd(unit(x), compute_uv=False)
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(math.exp(-(p * np.log(p)).sum()))
+
+
+def knn(a, i, k, corpus=None):
+    """The k rows of ``corpus`` (or of ``a`` without row i) most cosine-similar to a[i]; ties to the lower index."""
+    c = a if corpus is None else corpus
+    cands = [j for j in range(len(c)) if corpus is not None or j != i]
+    return sorted(cands, key=lambda j: (-round(cos(a[i], c[j]), 12), j))[:k]
+
+
+def mutual_knn(x, y, k):
+    return float(np.mean([len(set(knn(x, i, k)) & set(knn(y, i, k))) / k for i in range(len(x))]))
+
+
+def hubness(x, y, k):
+    out = {}
+    for side, queries, corpus in (("image", y, x), ("text", x, y)):
+        counts = np.zeros(len(corpus))
+        for q in range(len(queries)):
+            for j in knn(queries, q, k, corpus=corpus):
+                counts[j] += 1
+        m, sd = counts.mean(), counts.std()
+        out[f"hubness_{side}"] = float(np.mean((counts - m) ** 3) / sd**3)
+        out[f"antihub_{side}"] = float(np.mean(counts == 0))
+    return out
+
+
+def residual_gap(x, y, idx):
+    x, y = unit(x), unit(y)
+    diffs = np.array([x[idx[k]] - y[k] for k in range(len(y))])
+    return float(np.mean([d @ d for d in diffs]) - np.sum(diffs.mean(0) ** 2))

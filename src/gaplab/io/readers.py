@@ -17,7 +17,9 @@ blockwise. Every failure is an :class:`~gaplab.InputError` naming the file.
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,16 @@ import numpy as np
 from .._errors import InputError
 from .._fs import atomic_write
 from .._validation import to_numpy
+from ._formats import (
+    as_path,
+    bf16_bits_to_float32,
+    list_column_to_array,
+    not_valid,
+    open_npy,
+    open_zip,
+    read_npy_header,
+    reason_of,
+)
 
 __all__ = ["Pairs", "load_pairs", "load_embeddings", "save_pairs", "make_example_pairs"]
 
@@ -50,8 +62,8 @@ def _suffix(path: Path) -> str:
     return s
 
 
-def _check_file(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
+def _check_file(path: Any, what: str = "load_pairs: path") -> Path:
+    p = as_path(path, what=what)
     if not p.exists():
         raise InputError(f"{p}: no such file")
     if p.is_dir():
@@ -61,56 +73,179 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _read_mapping(p: Path) -> dict[str, Any]:
-    """All arrays of an .npz/.pt/.safetensors/.parquet file, by key (lazily for .npz)."""
-    s = _suffix(p)
+def _as_array(v: Any, what: str) -> np.ndarray:
+    """``v`` (array, tensor, nested list) as a numpy array, or an InputError naming ``what``."""
     try:
-        if s == ".npz":
-            z = np.load(p, allow_pickle=False)
-            return {k: z[k] for k in z.files}
-        if s in (".pt", ".pth"):
+        a = to_numpy(v)
+    except Exception as e:  # ragged lists (numpy 2 refuses them), odd objects
+        if "inhomogeneous" in str(e) or "ragged" in str(e):
+            raise InputError(
+                f"{what}: rows of different lengths (a ragged nested list); expected a rectangular (N, d) array"
+            ) from None
+        raise InputError(f"{what}: cannot be read as an array ({reason_of(e)})") from None
+    if a.dtype.hasobject:
+        raise InputError(f"{what}: holds Python objects (dtype object), not numbers; expected a numeric (N, d) array")
+    return a
+
+
+def _read_npy(p: Path) -> np.ndarray:
+    open_npy(p)  # magic, header, dtype and size, in our words
+    try:
+        return np.load(p, mmap_mode="r", allow_pickle=False)
+    except Exception as e:
+        raise InputError(not_valid(p, ".npy", e)) from None
+
+
+def _read_npz(p: Path) -> dict[str, Any]:
+    zf = open_zip(p)
+    out: dict[str, Any] = {}
+    with zf:
+        for name in zf.namelist():
+            if not name.endswith(".npy"):
+                continue  # np.savez writes only .npy members; anything else is not ours
+            key = name[:-4]
             try:
-                import torch
-            except ImportError:
-                raise InputError(f"{p}: reading .pt needs torch (pip install 'gaplab[torch]')") from None
+                with zf.open(name) as f:
+                    read_npy_header(f, where=f"{p}: array {key!r}")
+                with zf.open(name) as f:
+                    out[key] = np.lib.format.read_array(f, allow_pickle=False)
+            except InputError:
+                raise
+            except Exception as e:  # bad CRC, truncated member, bad deflate stream
+                raise InputError(not_valid(p, ".npz", f"array {key!r}: {reason_of(e)}")) from None
+    return out
+
+
+def _tensor_to_numpy(v: Any, p: Path, key: str) -> Any:
+    if not (hasattr(v, "detach") and hasattr(v, "dtype") and hasattr(v, "numpy")):
+        return v  # plain numbers, strings, lists: left to the caller
+    t = v.detach().cpu()
+    if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16: exact upcast to float32
+        import torch
+
+        return bf16_bits_to_float32(t.contiguous().view(torch.int16).numpy())
+    try:
+        return t.numpy()
+    except Exception:
+        shown = str(t.dtype).replace("torch.", "")
+        raise InputError(
+            f"{p}: tensor {key!r} has dtype {shown} ({t.layout}), which gaplab cannot read; "
+            "expected a dense float16, bfloat16, float32 or float64 tensor"
+        ) from None
+
+
+def _looks_like_zip(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(4) == b"PK\x03\x04" or zipfile.is_zipfile(f)
+    except Exception:  # is_zipfile lets some BadZipFile through ("span multiple disks")
+        return False
+
+
+def _read_pt(p: Path) -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"{p}: reading .pt needs torch (pip install 'gaplab[torch]')") from None
+    import pickle
+    import warnings
+
+    archive = _looks_like_zip(p)  # torch.save writes a zip archive
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of odd files
+            warnings.simplefilter("ignore")
             obj = torch.load(p, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict):
-                return {str(k): v for k, v in obj.items()}
-            return {"": obj}
-        if s == ".safetensors":
-            try:
-                from safetensors.numpy import load_file
-            except ImportError:
-                raise InputError(f"{p}: reading .safetensors needs safetensors (pip install 'gaplab[io]')") from None
-            return dict(load_file(str(p)))
-        if s == ".parquet":
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise InputError(f"{p}: reading .parquet needs pyarrow (pip install 'gaplab[io]')") from None
-            table = pq.read_table(p)
-            return {name: table.column(name) for name in table.column_names}
-        return {"": np.load(p, mmap_mode="r", allow_pickle=False)}
+    except pickle.UnpicklingError:
+        if archive:
+            raise InputError(
+                not_valid(p, ".pt", "it stores Python objects other than tensors, numbers and plain containers")
+                + "; gaplab reads tensors only: save a dict of tensors, e.g. torch.save({'image': x, 'text': y}, path)"
+            ) from None
+        raise InputError(not_valid(p, ".pt", "not a file written by torch.save")) from None
+    except Exception as e:
+        if not archive:  # a legacy (pre-zip) torch file fails here too, but is not worth a guess
+            raise InputError(not_valid(p, ".pt", "not a file written by torch.save")) from None
+        raise InputError(not_valid(p, ".pt", e)) from None
+    if isinstance(obj, dict):
+        return {str(k): _tensor_to_numpy(v, p, str(k)) for k, v in obj.items()}
+    return {"": _tensor_to_numpy(obj, p, "")}
+
+
+#: safetensors dtypes numpy holds as they are (BF16 is decoded by hand)
+_ST_DTYPES = ("F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL")
+
+
+def _read_safetensors(p: Path) -> dict[str, Any]:
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise InputError(f"{p}: reading .safetensors needs safetensors (pip install 'gaplab[io]')") from None
+    out: dict[str, Any] = {}
+    try:
+        with safe_open(str(p), framework="numpy") as f:
+            for k in f.keys():
+                dt = f.get_slice(k).get_dtype()
+                if dt == "BF16":
+                    out[k] = _bf16_tensor(p, k)
+                elif dt in _ST_DTYPES:
+                    out[k] = f.get_tensor(k)
+                else:
+                    raise InputError(
+                        f"{p}: tensor {k!r} has dtype {dt}, which gaplab cannot read; "
+                        "expected F16, BF16, F32 or F64"
+                    )
     except InputError:
         raise
-    except Exception as e:  # corrupt / truncated files, wrong pickles, ...
-        raise InputError(f"{p}: cannot read {s} file ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise InputError(not_valid(p, ".safetensors", e)) from None
+    return out
+
+
+def _bf16_tensor(p: Path, key: str) -> np.ndarray:
+    """A BF16 tensor of a (validated) safetensors file as float32: its raw bits, shifted."""
+    with open(p, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        info = json.loads(f.read(n))[key]
+    start, end = (int(v) for v in info["data_offsets"])
+    shape = tuple(int(s) for s in info["shape"])
+    if end <= start:
+        return np.zeros(shape, dtype=np.float32)
+    bits = np.memmap(p, dtype="<u2", mode="r", offset=8 + n + start, shape=((end - start) // 2,))
+    return bf16_bits_to_float32(bits).reshape(shape)
+
+
+def _read_parquet(p: Path) -> dict[str, Any]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"{p}: reading .parquet needs pyarrow (pip install 'gaplab[io]')") from None
+    try:
+        table = pq.read_table(p)
+    except Exception as e:
+        raise InputError(not_valid(p, ".parquet", e)) from None
+    return {name: table.column(name) for name in table.column_names}
+
+
+_READERS = {".npz": _read_npz, ".pt": _read_pt, ".pth": _read_pt, ".safetensors": _read_safetensors,
+            ".parquet": _read_parquet}
+
+
+def _read_mapping(p: Path) -> dict[str, Any]:
+    """All arrays of a file by key (``{"": array}`` for a bare array: .npy, a bare tensor)."""
+    s = _suffix(p)
+    if s == ".npy":
+        return {"": _read_npy(p)}
+    m = _READERS[s](p)
+    if not m:
+        raise InputError(f"{p}: holds no arrays (an empty {s} file); expected image and text embeddings")
+    return m
 
 
 def _column_to_array(col: Any, p: Path, key: str) -> np.ndarray:
-    """An Arrow list column (or anything array-like) as a 2-D float array."""
-    if hasattr(col, "combine_chunks"):  # pyarrow ChunkedArray of lists
-        import pyarrow as pa
-
-        arr = col.combine_chunks()
-        if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
-            n = len(arr)
-            flat = arr.flatten().to_numpy(zero_copy_only=False)
-            if n == 0 or flat.size % n:
-                raise InputError(f"{p}: column {key!r} has rows of different lengths")
-            return flat.reshape(n, flat.size // n)
-        raise InputError(f"{p}: column {key!r} is not a list-of-floats embedding column ({arr.type})")
-    return to_numpy(col)
+    """An Arrow list column (or anything array-like) as an array; Arrow rows are length-checked."""
+    if hasattr(col, "combine_chunks"):  # a pyarrow ChunkedArray: one list of d numbers per row
+        return list_column_to_array(col, where=p, key=key)
+    return _as_array(col, f"{p}: {key!r}" if key else str(p))
 
 
 def load_embeddings(path: str | os.PathLike[str], *, key: str | None = None) -> np.ndarray:
@@ -119,7 +254,11 @@ def load_embeddings(path: str | os.PathLike[str], *, key: str | None = None) -> 
     ``key`` picks an entry of a multi-array file (default: ``embedding`` for parquet, else
     the only array in the file).
     """
-    p = _check_file(path)
+    return _load_one(path, key, "load_embeddings: path")
+
+
+def _load_one(path: Any, key: str | None, what: str) -> np.ndarray:
+    p = _check_file(path, what)
     m = _read_mapping(p)
     if key is None:
         key = "embedding" if "embedding" in m else (next(iter(m)) if len(m) == 1 else None)
@@ -148,14 +287,16 @@ def load_pairs(
     if path is None:
         if image is None or text is None:
             raise InputError("load_pairs: give a pairs file, or both image= and text= files")
-        x, y, meta, idx = load_embeddings(image), load_embeddings(text), {}, None
+        x = _load_one(image, None, "load_pairs: image")
+        y = _load_one(text, None, "load_pairs: text")
+        meta, idx = {}, None
         src = f"{image} / {text}"
     else:
-        p = _check_file(path)
+        p = _check_file(path, "load_pairs: path")
         m = _read_mapping(p)
         src = str(p)
         if "" in m:  # a bare array: (2, N, d)
-            a = to_numpy(m[""])
+            a = _as_array(m[""], str(p))
             if a.ndim != 3 or a.shape[0] != 2:
                 raise InputError(
                     f"{p}: a single-array pairs file must have shape (2, N, d) "
@@ -172,7 +313,7 @@ def load_pairs(
                 )
             x = _column_to_array(m[image_key], p, image_key)
             y = _column_to_array(m[text_key], p, text_key)
-            idx = to_numpy(m["image_index"]) if "image_index" in m else None
+            idx = _as_array(m["image_index"], f"{p}: 'image_index'") if "image_index" in m else None
             meta = {k: _meta_value(v) for k, v in m.items() if k not in (image_key, text_key, "image_index")}
     for name, a in (("image", x), ("text", y)):
         if a.ndim != 2:
@@ -185,7 +326,11 @@ def load_pairs(
 
 
 def _meta_value(v: Any) -> Any:
-    a = to_numpy(v) if not hasattr(v, "to_pylist") else np.asarray(v.to_pylist())
+    """An extra entry as a numpy array (a scalar as itself); ragged ones stay Python lists."""
+    try:
+        a = np.asarray(v.to_pylist()) if hasattr(v, "to_pylist") else to_numpy(v)
+    except Exception:  # a ragged list column, or a value numpy cannot hold
+        return v.to_pylist() if hasattr(v, "to_pylist") else v
     if a.ndim == 0:
         return a.item()
     return a
@@ -199,14 +344,19 @@ def save_pairs(
     image_index: Any = None,
     **extra: Any,
 ) -> Path:
-    """Write a ``.npz`` pairs file atomically (temporary file, then rename)."""
-    p = Path(path)
+    """Write a ``.npz`` pairs file atomically (temporary file, then rename).
+
+    Every entry must be a rectangular array of numbers or strings: a ragged list or an
+    object array raises :class:`~gaplab.InputError` (``load_pairs`` never unpickles, so it
+    could not read such a file back).
+    """
+    p = as_path(path, what="save_pairs: path")
     if p.suffix.lower() != ".npz":
         raise InputError(f"save_pairs: {p} must end in .npz")
-    arrays = {"image": to_numpy(image), "text": to_numpy(text)}
+    arrays = {"image": _as_array(image, "save_pairs: image"), "text": _as_array(text, "save_pairs: text")}
     if image_index is not None:
-        arrays["image_index"] = to_numpy(image_index)
-    arrays.update({k: np.asarray(v) for k, v in extra.items() if v is not None})
+        arrays["image_index"] = _as_array(image_index, "save_pairs: image_index")
+    arrays.update({k: _as_array(v, f"save_pairs: {k}") for k, v in extra.items() if v is not None})
     return atomic_write(p, lambda tmp: np.savez(tmp, **arrays))
 
 
@@ -218,6 +368,11 @@ def make_example_pairs(
     Each pair shares a latent point z; image = z + c_img + noise, text = z + c_txt + noise,
     with ‖c_img − c_txt‖ set by ``gap``. Used by the README quickstart and the tests.
     """
+    for name, v, low in (("n", n, 2), ("dim", dim, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise InputError(f"make_example_pairs: {name} must be an integer >= {low}, got {v!r}")
+    if not (isinstance(gap, (int, float)) and np.isfinite(gap) and gap >= 0):
+        raise InputError(f"make_example_pairs: gap must be a finite number >= 0, got {gap!r}")
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, dim))
     c = rng.normal(size=dim)

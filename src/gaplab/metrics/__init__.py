@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .catalogue import CATALOGUE, MEASURE_KEYS, MetricInfo, markdown_table, metric_info
+from .catalogue import CATALOGUE, FAST_KEYS, MEASURE_KEYS, MetricInfo, markdown_table, metric_info
 from .functional import (
     DimensionGap,
+    SecondMoments,
     alignment,
+    cka,
+    cka_debiased,
     class_means,
     dimension_gap,
+    effective_rank,
+    frechet_distance,
+    frechet_distance_centered,
     gap_vector,
+    hubness,
     kendall_tau_distance,
     l2i,
     l2m,
@@ -24,10 +31,15 @@ from .functional import (
     mean_cosine_cross,
     mean_cosine_paired,
     moad,
+    mutual_knn,
     pair_stats,
+    procrustes_distance,
+    residual_gap,
     retrieval_ranks,
     retrieval_recall,
     rmg,
+    second_moments,
+    top_k_neighbours,
     uniformity,
     zero_shot_accuracy,
 )
@@ -47,10 +59,12 @@ def get_metric(name: str) -> Callable[..., object]:
 
 
 __all__ = [
-    "MetricSuite", "PairStats", "measure", "MEASURE_KEYS", "CATALOGUE", "MetricInfo", "metric_info",
+    "MetricSuite", "PairStats", "measure", "MEASURE_KEYS", "FAST_KEYS", "CATALOGUE", "MetricInfo", "metric_info",
     "markdown_table", "list_metrics", "get_metric", "DimensionGap",
     "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
     "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "moad",
-    "class_means", "kendall_tau_distance",
+    "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments", "cka",
+    "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
+    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours",
 ]

@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from .._registry import Registry
 from .functional import (
     alignment,
+    cka,
+    cka_debiased,
     dimension_gap,
+    effective_rank,
+    frechet_distance,
+    frechet_distance_centered,
     gap_vector,
+    hubness,
     kendall_tau_distance,
     l2i,
     l2m,
@@ -26,13 +32,16 @@ from .functional import (
     mean_cosine_cross,
     mean_cosine_paired,
     moad,
+    mutual_knn,
+    procrustes_distance,
+    residual_gap,
     retrieval_recall,
     rmg,
     uniformity,
     zero_shot_accuracy,
 )
 
-__all__ = ["MetricInfo", "CATALOGUE", "BASE_KEYS", "MEASURE_KEYS", "metric_info", "markdown_table"]
+__all__ = ["MetricInfo", "CATALOGUE", "BASE_KEYS", "MEASURE_KEYS", "FAST_KEYS", "metric_info", "markdown_table"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,37 @@ for _info in (
                "O(N·d)", True, None, {"mean_cos_cross": "mean cosine of unmatched image-text pairs"}),
     MetricInfo("alignment", alignment, "(1/K) Σ ‖x̂_π(k) − ŷ_k‖^α", "Wang & Isola 2020; 001, 003", "O(N·d)", True, False,
                {"alignment": "mean squared distance of matched pairs (lower = aligned)"}),
+    MetricInfo("residual_gap", residual_gap, "tr Cov(x̂_π(k) − ŷ_k) = mean‖x̂ − ŷ‖² − ‖mean(x̂ − ŷ)‖²; alignment = l2m² + residual_gap",
+               "this package; cf. Schrodi et al. 2025 (004)", "O(N·d)", True, False,
+               {"residual_gap": "pair distance left once the centroid gap is closed (what centering cannot remove)"}),
+    MetricInfo("cka", cka, "‖X̄ᵀȲ‖_F² / (‖X̄ᵀX̄‖_F ‖ȲᵀȲ‖_F), centred normalised rows", "Kornblith et al. 2019",
+               "O(N·d²)", True, True, {"cka": "linear CKA between the modalities (1 = same structure)"}),
+    MetricInfo("cka_debiased", cka_debiased, "CKA with the unbiased HSIC estimator on zero-diagonal linear kernels",
+               "Song et al. 2012; Kornblith et al. 2019", "O(N·d²)", True, True,
+               {"cka_debiased": "linear CKA, unbiased HSIC (less inflated at small N)"}),
+    MetricInfo("procrustes_distance", procrustes_distance, "√max(0, 2 − 2‖X̄ᵀȲ‖_*), X̄, Ȳ centred, unit Frobenius",
+               "Williams et al. 2021", "O(N·d²)", True, False,
+               {"procrustes_distance": "orthogonal Procrustes distance of the centred modalities (0 = a rotation)"}),
+    MetricInfo("frechet_distance", frechet_distance, "‖μx − μy‖² + tr(Σx + Σy − 2(Σx^½ Σy Σx^½)^½)",
+               "Heusel et al. 2017 (FID formula)", "O(N·d²)", True, False,
+               {"frechet_distance": "Fréchet distance of Gaussians fitted to the modalities"}),
+    MetricInfo("frechet_distance_centered", frechet_distance_centered, "tr(Σx + Σy − 2(Σx^½ Σy Σx^½)^½)",
+               "Heusel et al. 2017", "O(N·d²)", True, False,
+               {"frechet_distance_centered": "its trace part: the distribution gap left after centering"}),
+    MetricInfo("effective_rank", effective_rank, "exp(−Σ p log p), p = σ/Σσ of the normalised rows",
+               "Roy & Vetterli 2007; Garrido et al. 2023 (RankMe)", "O(N·d²)", True, None,
+               {"erank_image": "effective rank of the images (1 = collapsed, d = flat)",
+                "erank_text": "effective rank of the texts"}),
+    MetricInfo("mutual_knn", mutual_knn, "mean_i |N_x(i) ∩ N_y(i)| / k, k = 10 cosine neighbours j ≠ i",
+               "Huh et al. 2024", "O(N²·d), blockwise", False, True,
+               {"mutual_knn": "shared share of the 10 nearest neighbours, image vs text space",
+                "mutual_knn_chance": "its chance level k/(N − 1)"}),
+    MetricInfo("hubness", hubness, "skewness of the k-occurrence N_k (k = 10) over cross-modal queries; share with N_k = 0",
+               "Radovanović et al. 2010; Bogolin et al. 2022", "O(N²·d), blockwise", False, False,
+               {"hubness_image": "skewness of how often each image is in a text's top 10 (0 = no hubs)",
+                "antihub_image": "share of images in no text's top 10",
+                "hubness_text": "skewness of how often each text is in an image's top 10",
+                "antihub_text": "share of texts in no image's top 10"}),
     MetricInfo("uniformity", uniformity, "log (2/(N(N−1))) Σ_{i<j} exp(−t‖x̂_i − x̂_j‖²)", "Wang & Isola 2020; 001, 003",
                "O(N²·d), blockwise", False, False,
                {"uniformity_image": "log mean Gaussian potential of images (lower = uniform)",
@@ -113,8 +153,17 @@ BASE_KEYS: dict[str, str] = {"n": "number of pairs (captions)", "dim": "embeddin
 #: keys of :func:`gaplab.measure`'s result, in display order, with a one-line meaning each
 MEASURE_KEYS: dict[str, str] = dict(BASE_KEYS)
 for _name in ("l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross", "alignment",
-              "uniformity", "linear_separability", "logit_entropy", "retrieval_recall", "gap_vector", "dimension_gap"):
+              "residual_gap", "uniformity", "linear_separability", "logit_entropy", "retrieval_recall",
+              "cka", "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
+              "effective_rank", "mutual_knn", "hubness", "gap_vector", "dimension_gap"):
     MEASURE_KEYS.update(CATALOGUE.get(_name).keys)
+
+
+#: keys ``measure(include_pairwise=False)`` (``gaplab measure --fast``) reports: the exact O(N·d) ones
+FAST_KEYS: dict[str, str] = dict(BASE_KEYS)
+for _name in CATALOGUE.list():
+    if CATALOGUE.get(_name).in_measure and CATALOGUE.get(_name).cost == "O(N·d)":
+        FAST_KEYS.update(CATALOGUE.get(_name).keys)
 
 
 def metric_info(name: str) -> MetricInfo:

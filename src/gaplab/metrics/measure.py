@@ -12,12 +12,17 @@ from .catalogue import MEASURE_KEYS
 from .functional._stats import PairStats, accumulate
 from .functional.dimensions import _dimension_gap
 from .functional.entropy import _logit_entropy
+from .functional.knn import _hubness, _mutual_knn
 from .functional.retrieval import _recall_at, _retrieval_ranks
 from .functional.separability import _linear_separability, _modality_split
+from .functional.structure import SecondMoments
 from .functional.uniformity import _uniformity
 from .suite import MetricSuite
 
-__all__ = ["measure", "MEASURE_KEYS"]
+__all__ = ["measure", "pairwise_metrics", "MEASURE_KEYS", "KNN_K"]
+
+#: neighbours per query of mutual_knn and hubness in :func:`measure` (Huh et al. 2024 use 10)
+KNN_K = 10
 
 
 def measure(
@@ -59,21 +64,55 @@ def measure(
     if include_pairwise:
         xn = normalize_rows(np.asarray(xa, dtype=np.promote_types(xa.dtype, np.float32)))
         yn = normalize_rows(np.asarray(ya, dtype=np.promote_types(ya.dtype, np.float32)))
-        out["uniformity_image"] = _uniformity(xn, 2.0, None)
-        out["uniformity_text"] = _uniformity(yn, 2.0, None)
-        split = _modality_split(xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=50_000,
-                                where="measure (linear_separability)")
-        out["linear_separability"] = _linear_separability(split)
-        ent = _logit_entropy(xn, yn, temperature, None)
-        out["logit_entropy_i2t"], out["logit_entropy_t2i"] = ent["i2t"], ent["t2i"]
-        out.update(_recall_at(_retrieval_ranks(xn, yn, idx, None), (1, 5, 10)))
-        dsplit = split if xn.shape[0] <= 20_000 else _modality_split(
-            xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=20_000, where="measure (dimension_gap)")
-        dg = _dimension_gap(gap, dsplit if gap.size >= 2 else None, top_k=top_k, n_candidates=8)
-        out["top_dims_share"] = dg.share_top
-        out["best_pair_dims"] = list(dg.best_pair)
-        out["best_pair_accuracy"] = dg.best_pair_accuracy
+        out.update(pairwise_metrics(xn, yn, idx, gap, temperature=temperature, seed=seed, top_k=top_k))
     out["temperature"] = temperature
     out["seed"] = seed
     ordered = [*MEASURE_KEYS, *(k for k in out if k not in MEASURE_KEYS)]
     return {k: out[k] for k in ordered if k in out}
+
+
+def pairwise_metrics(
+    xn: np.ndarray, yn: np.ndarray, idx: np.ndarray | None, gap: np.ndarray, *, temperature: float, seed: int,
+    top_k: int,
+) -> dict[str, Any]:
+    """The O(N²), O(N·d²) and fitted metrics of :func:`measure` on validated, normalised rows.
+
+    ``gap`` is the gap vector (from the exact sums, which may cover more rows than ``xn``:
+    the sharded engine passes its sample here). Shared by :func:`measure` and
+    :func:`gaplab.scale.measure_shards`, so both report the same keys the same way.
+    """
+    out: dict[str, Any] = {
+        "uniformity_image": _uniformity(xn, 2.0, None),
+        "uniformity_text": _uniformity(yn, 2.0, None),
+    }
+    split = _modality_split(xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=50_000,
+                            where="measure (linear_separability)")
+    out["linear_separability"] = _linear_separability(split)
+    ent = _logit_entropy(xn, yn, temperature, None)
+    out["logit_entropy_i2t"], out["logit_entropy_t2i"] = ent["i2t"], ent["t2i"]
+    out.update(_recall_at(_retrieval_ranks(xn, yn, idx, None), (1, 5, 10)))
+    mom = SecondMoments(dim=xn.shape[1]).update(xn, yn, idx)
+    structure = dict(cka=mom.cka(), procrustes_distance=mom.procrustes_distance(),
+                     frechet_distance=mom.frechet(), frechet_distance_centered=mom.frechet_centered(),
+                     erank_image=mom.effective_rank("x"), erank_text=mom.effective_rank("y"))
+    if mom.n_pairs >= 4:
+        structure["cka_debiased"] = mom.cka_debiased()
+    # a modality whose centred rows are all zero (e.g. d = 1, one sign) has no CKA / Procrustes:
+    # leave the key out and say so, never a silent NaN
+    undefined = sorted(k for k, v in structure.items() if not np.isfinite(v))
+    out.update({k: v for k, v in structure.items() if k not in undefined})
+    if undefined:
+        out["undefined_metrics"] = undefined
+    if idx is None and xn.shape[0] > KNN_K:  # one-to-one only: neighbour sets need one row per item
+        out["mutual_knn"] = _mutual_knn(xn, yn, KNN_K, None)
+        out["mutual_knn_chance"] = KNN_K / (xn.shape[0] - 1)
+    if min(xn.shape[0], yn.shape[0]) >= KNN_K:
+        out.update(_hubness(xn, yn, KNN_K, None))
+    dsplit = split if xn.shape[0] <= 20_000 else _modality_split(
+        xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=20_000, where="measure (dimension_gap)")
+    dg = _dimension_gap(gap, dsplit if gap.size >= 2 else None, top_k=top_k, n_candidates=8)
+    out["top_dims_share"] = dg.share_top
+    if gap.size >= 2:  # a best pair of dimensions needs two dimensions
+        out["best_pair_dims"] = list(dg.best_pair)
+        out["best_pair_accuracy"] = dg.best_pair_accuracy
+    return out

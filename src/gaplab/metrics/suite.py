@@ -99,6 +99,7 @@ class MetricSuite:
             "mean_cos_paired": s.mean_cos_paired(),
             "mean_cos_cross": s.mean_cos_cross(),
             "alignment": s.alignment(),
+            "residual_gap": s.residual_gap(),
             "gap_vector": np.asarray(s.gap_vector()),
         }
 

@@ -145,14 +145,25 @@ def run_dask(
             **options,
         )
         total = tree_reduce(futures, lambda a, b: client.submit(merge_results, a, b, pure=False))
+        failure = None
+        done = as_completed(futures)
         with _progress(len(tasks), progress, "shards") as bar:
-            for f in as_completed(futures):
+            for f in done:
                 if strict:
                     skipped = f.result().skipped  # O(d) statistics and a few sampled rows
                     if skipped:
-                        client.cancel([*futures, total])
-                        raise BadShardError(skipped[0]["reason"])
+                        failure = skipped[0]["reason"]
+                        break
                 bar.update()
+        if failure is not None:
+            # Drop our futures instead of client.cancel(): the scheduler then forgets the
+            # tasks nobody wants. cancel() of a shard whose merge task has already lost its
+            # future trips an assertion in distributed's scheduler, which logs two
+            # AssertionError tracebacks on stderr before our one-line error.
+            done.clear()
+            futures.clear()
+            del f, total
+            raise BadShardError(failure)
         return total.result()
     finally:
         if own_client:

@@ -10,16 +10,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validation import normalize_rows
 from ..metrics import MEASURE_KEYS, MetricSuite
-from ..metrics.functional import (
-    dimension_gap,
-    linear_separability,
-    logit_entropy,
-    retrieval_ranks,
-    uniformity,
-)
 from ..metrics.functional._stats import BLOCK_ROWS
+from ..metrics.functional.entropy import _logit_entropy
 from ..metrics.functional.separability import random_split
+from ..metrics.functional.uniformity import _uniformity
+from ..metrics.measure import pairwise_metrics
 from .engines import ShardTask, run_engine
 from .partial import ShardResult
 from .sources import BadShardError, Shard, ShardHeader, discover_shards, read_header
@@ -162,45 +159,28 @@ def _t_interval(estimate: float, group_values: list[float]) -> list[float]:
 def _sampled_metrics(
     xs: np.ndarray, ys: np.ndarray, gap: np.ndarray, *, temperature: float, seed: int, top_k: int
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """The O(N²) and fitted metrics of :func:`~gaplab.metrics.measure` on the sample, with CIs.
+    """The O(N²), O(N·d²) and fitted metrics of :func:`~gaplab.metrics.measure` on the sample, with CIs.
 
-    CIs: Wilson for recall (per query) and separability accuracy (per held-out row); for
-    uniformity the spread over ``G`` disjoint groups of the sample (se = sd/√G, Student t);
-    for logit entropy the spread over ``G`` groups of queries, each against the whole
-    sampled gallery (so the groups estimate the same quantity as the full sample).
+    The values are :func:`gaplab.metrics.measure.pairwise_metrics` of the sample (the same
+    code as ``measure``), with the exact gap vector of the whole dump. CIs: Wilson for recall
+    (per query) and separability accuracy (per held-out row); for uniformity the spread over
+    ``G`` disjoint groups of the sample (se = sd/√G, Student t); for logit entropy the spread
+    over ``G`` groups of queries, each against the whole sampled gallery.
     """
+    xn, yn = normalize_rows(np.asarray(xs, np.float32)), normalize_rows(np.asarray(ys, np.float32))
+    out = pairwise_metrics(xn, yn, None, gap, temperature=temperature, seed=seed, top_k=top_k)
     s = xs.shape[0]
     rng = np.random.default_rng(seed)
-    groups = np.array_split(rng.permutation(s), min(_CI_GROUPS, s // 2))
-    out: dict[str, Any] = {}
+    groups = [np.sort(g) for g in np.array_split(rng.permutation(s), min(_CI_GROUPS, s // 2))]
     ci: dict[str, list[float]] = {}
-    for key, a in (("uniformity_image", xs), ("uniformity_text", ys)):
-        out[key] = uniformity(a)
-        ci[key] = _t_interval(out[key], [uniformity(a[g]) for g in groups])
-    out["linear_separability"] = linear_separability(xs, ys, seed=seed)
+    for key, a in (("uniformity_image", xn), ("uniformity_text", yn)):
+        ci[key] = _t_interval(out[key], [_uniformity(a[g], 2.0, None) for g in groups])
     _, te = random_split(min(s, 50_000), 0.8, seed, "linear_separability")
     ci["linear_separability"] = _wilson(out["linear_separability"], 2 * te.size)
-    i2t, t2i = [], []
-    for g in groups:
-        gi = np.sort(g)
-        i2t.append(logit_entropy(xs[gi], ys, temperature=temperature, image_index=np.zeros(s, dtype=np.int64))["i2t"])
-        t2i.append(logit_entropy(ys[gi], xs, temperature=temperature, image_index=np.zeros(s, dtype=np.int64))["i2t"])
-    w = np.array([g.size for g in groups], dtype=np.float64) / s
-    for key, vals in (("logit_entropy_i2t", i2t), ("logit_entropy_t2i", t2i)):
-        out[key] = float(np.dot(w, vals))
-        ci[key] = _t_interval(out[key], vals)
-    r_i2t, r_t2i = retrieval_ranks(xs, ys)
-    for name, ranks in (("i2t", r_i2t), ("t2i", r_t2i)):
-        for k in (1, 5, 10):
-            p = float(np.mean(ranks < k))
-            out[f"{name}_r{k}"] = p
-            ci[f"{name}_r{k}"] = _wilson(p, ranks.size)
-    dg = dimension_gap(xs, ys, top_k=top_k, seed=seed)
-    top = np.argsort(-np.abs(gap), kind="stable")[:top_k]
-    total = float(gap @ gap)
-    out["top_dims_share"] = float((gap[top] ** 2).sum() / total) if total > 0 else 0.0
-    out["best_pair_dims"] = list(dg.best_pair)
-    out["best_pair_accuracy"] = dg.best_pair_accuracy
+    for key, (q, c) in (("logit_entropy_i2t", (xn, yn)), ("logit_entropy_t2i", (yn, xn))):
+        ci[key] = _t_interval(out[key], [_logit_entropy(q[g], c, temperature, None)["i2t"] for g in groups])
+    for key in (f"{d}_r{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)):
+        ci[key] = _wilson(out[key], s)
     return out, ci
 
 

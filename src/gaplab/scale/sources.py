@@ -31,12 +31,21 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ..io._formats import (
+    check_list_type,
+    list_column_to_array,
+    not_valid,
+    open_npy,
+    open_zip,
+    read_npy_header,
+)
 
 __all__ = ["Shard", "ShardHeader", "BadShardError", "discover_shards", "read_header", "iter_blocks"]
 
 _CLIP_IMG = re.compile(r"^img_emb_(\d+)\.npy$")
 _CLIP_TXT = re.compile(r"^text_emb_(\d+)\.npy$")
 _PAIR_SUFFIXES = (".npz", ".parquet", ".npy")
+_KIND_SUFFIX = {"clip-retrieval": ".npy", "npy": ".npy", "npz": ".npz", "parquet": ".parquet"}
 
 
 class BadShardError(InputError):
@@ -207,16 +216,8 @@ class _NpyLayout:
     dtype: np.dtype
 
 
-def _parse_npy_header(f: Any, where: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
-    except Exception as e:
-        raise BadShardError(f"{where}: not a readable .npy file ({type(e).__name__}: {e})") from None
+def _parse_npy_header(f: Any, where: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    shape, fortran, dtype, _ = read_npy_header(f, where=where, error=BadShardError)
     return shape, fortran, dtype
 
 
@@ -227,13 +228,7 @@ def _check_dtype(dtype: np.dtype, where: Path) -> None:
 
 def _npy_layouts(path: Path, kind: str) -> list[_NpyLayout]:
     """Layouts of the modalities of a .npy file: one (N, d) array, or (2, N, d) pairs."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            shape, fortran, dtype = _parse_npy_header(f, path)
-            start = f.tell()
-    except OSError as e:
-        raise BadShardError(f"{path}: cannot open ({e.strerror or e})") from None
+    shape, fortran, dtype, start = open_npy(path, error=BadShardError)  # also checks the size
     _check_dtype(dtype, path)
     want = (2,) if kind == "npy" else ()
     if len(shape) != len(want) + 2 or shape[: len(want)] != want:
@@ -242,9 +237,6 @@ def _npy_layouts(path: Path, kind: str) -> list[_NpyLayout]:
     if fortran and int(np.prod(shape[:-1])) > 1 and shape[-1] > 1:
         raise BadShardError(f"{path}: array is Fortran-ordered; rows must be contiguous (C order)")
     n, d = int(shape[-2]), int(shape[-1])
-    need = start + int(np.prod(shape)) * dtype.itemsize
-    if size < need:
-        raise BadShardError(f"{path}: truncated .npy: header promises {shape} {dtype} ({need} bytes), file has {size}")
     per = n * d * dtype.itemsize
     count = 2 if kind == "npy" else 1
     return [_NpyLayout(path, start + i * per, n, d, dtype) for i in range(count)]
@@ -252,6 +244,8 @@ def _npy_layouts(path: Path, kind: str) -> list[_NpyLayout]:
 
 def _npz_member(zf: zipfile.ZipFile, key: str, path: Path) -> str:
     names = [n for n in zf.namelist() if n.endswith(".npy")]
+    if not names:
+        raise BadShardError(f"{path}: holds no arrays (an empty .npz file); expected image and text embeddings")
     member = f"{key}.npy"
     if member not in names:
         keys = ", ".join(n[:-4] for n in names) or "(none)"
@@ -261,7 +255,7 @@ def _npz_member(zf: zipfile.ZipFile, key: str, path: Path) -> str:
 
 def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[int, int, np.dtype]:
     with zf.open(member) as f:
-        shape, fortran, dtype = _parse_npy_header(f, path)
+        shape, fortran, dtype = _parse_npy_header(f, f"{path}: array {member[:-4]!r}")
     _check_dtype(dtype, path)
     if len(shape) != 2:
         raise BadShardError(f"{path}: array {member[:-4]!r} must be 2-D (N, d), got shape {shape}")
@@ -270,19 +264,20 @@ def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[int, int,
     return int(shape[0]), int(shape[1]), dtype
 
 
-def _parquet_dim(pf: Any, key: str, path: Path) -> int:
+def _parquet_dim(pf: Any, key: str, path: Path) -> tuple[int, np.dtype]:
+    """d of a list column (its first row's length; every row is checked as it is read) and dtype."""
     import pyarrow as pa
 
-    field = pf.schema_arrow.field(key)
-    t = field.type
-    if pa.types.is_fixed_size_list(t):
-        return int(t.list_size)
-    if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
-        raise BadShardError(f"{path}: column {key!r} is not a list-of-floats embedding column ({t})")
+    t = pf.schema_arrow.field(key).type
+    width = check_list_type(t, where=path, key=key, error=BadShardError)
+    value = t.value_type
+    dtype = np.dtype(value.to_pandas_dtype()) if pa.types.is_floating(value) else np.dtype("float32")
+    if width is not None:
+        return width, dtype
     if pf.metadata.num_rows == 0:
-        return 0
+        return 0, dtype
     batch = next(pf.iter_batches(batch_size=1, columns=[key]))
-    return len(batch.column(0)[0])
+    return int(list_column_to_array(batch.column(0), where=path, key=key, error=BadShardError).shape[1]), dtype
 
 
 def _open_parquet(path: Path) -> Any:
@@ -312,7 +307,7 @@ def read_header(shard: Shard, *, image_key: str = "image", text_key: str = "text
                 (x,), (y,) = _npy_layouts(shard.image, "clip"), _npy_layouts(shard.text, "clip")
             sides = [(x.n, x.dim, x.dtype, x.path), (y.n, y.dim, y.dtype, y.path)]
         elif shard.kind == "npz":
-            with zipfile.ZipFile(shard.image) as zf:
+            with open_zip(shard.image, error=BadShardError) as zf:
                 if "image_index.npy" in zf.namelist():
                     raise BadShardError(
                         f"{shard.image}: has an image_index (several captions per image); "
@@ -332,13 +327,13 @@ def read_header(shard: Shard, *, image_key: str = "image", text_key: str = "text
                         "(choose with --image-key/--text-key)"
                     )
             n = int(pf.metadata.num_rows)
-            sides = [(n, _parquet_dim(pf, k, shard.image), np.dtype("float32"), shard.image) for k in (image_key, text_key)]
+            sides = [(n, *_parquet_dim(pf, k, shard.image), shard.image) for k in (image_key, text_key)]
         else:  # pragma: no cover - discover_shards only makes the kinds above
             raise BadShardError(f"{shard.image}: unknown shard kind {shard.kind!r}")
     except InputError:
         raise
     except Exception as e:  # corrupt zip, bad parquet footer, ...
-        raise BadShardError(f"{shard.image}: cannot read ({type(e).__name__}: {e})") from None
+        raise BadShardError(not_valid(shard.image, _KIND_SUFFIX.get(shard.kind, ""), e)) from None
     (nx, dx, tx, px), (ny, dy, _, py) = sides
     if nx != ny:
         where = f"{px} and {py}" if px != py else str(px)
@@ -385,7 +380,7 @@ def _iter_npz(path: Path, keys: tuple[str, str], block_rows: int) -> Iterator[tu
             for k in keys:
                 f = zf.open(f"{k}.npy")
                 streams.append(f)
-                shape, _, dtype = _parse_npy_header(f, path)
+                shape, _, dtype = _parse_npy_header(f, f"{path}: array {k!r}")
                 streams[-1] = (f, int(shape[0]), int(shape[1]), dtype)
             (fx, n, d, tx), (fy, _, _, ty) = streams
             for lo in range(0, n, block_rows):
@@ -403,21 +398,17 @@ def _iter_npz(path: Path, keys: tuple[str, str], block_rows: int) -> Iterator[tu
                 (s[0] if isinstance(s, tuple) else s).close()
 
 
-def _list_column(col: Any, path: Path, key: str, d: int) -> np.ndarray:
-    n = len(col)
-    flat = col.flatten().to_numpy(zero_copy_only=False)
-    if flat.size != n * d:
-        raise BadShardError(f"{path}: column {key!r} has rows of different lengths or nulls")
-    return flat.reshape(n, d)
-
-
 def _iter_parquet(path: Path, keys: tuple[str, str], dim: int, block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Record batches as row-paired blocks; every row's length is checked against ``dim``."""
     pf = _open_parquet(path)
+    lo = 0
     for batch in pf.iter_batches(batch_size=block_rows, columns=list(keys)):
-        yield (
-            _list_column(batch.column(keys[0]), path, keys[0], dim),
-            _list_column(batch.column(keys[1]), path, keys[1], dim),
+        x, y = (
+            list_column_to_array(batch.column(k), where=path, key=k, dim=dim, row_offset=lo, error=BadShardError)
+            for k in keys
         )
+        lo += batch.num_rows
+        yield x, y
 
 
 def iter_blocks(
@@ -445,4 +436,4 @@ def iter_blocks(
     except InputError:
         raise
     except Exception as e:
-        raise BadShardError(f"{shard.image}: cannot read ({type(e).__name__}: {e})") from None
+        raise BadShardError(not_valid(shard.image, _KIND_SUFFIX.get(shard.kind, ""), e)) from None

@@ -8,18 +8,32 @@ from .centroid import (
     mean_cosine_cross,
     mean_cosine_paired,
     pair_stats,
+    residual_gap,
     rmg,
 )
 from .dimensions import DimensionGap, dimension_gap
 from .entropy import logit_entropy
+from .knn import hubness, mutual_knn, top_k_neighbours
 from .neighbourhood import class_means, kendall_tau_distance, moad
 from .retrieval import retrieval_ranks, retrieval_recall, zero_shot_accuracy
 from .separability import linear_separability
+from .structure import (
+    SecondMoments,
+    cka,
+    cka_debiased,
+    effective_rank,
+    frechet_distance,
+    frechet_distance_centered,
+    procrustes_distance,
+    second_moments,
+)
 from .uniformity import alignment, uniformity
 
 __all__ = [
     "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
     "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "DimensionGap",
-    "moad", "class_means", "kendall_tau_distance",
+    "moad", "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments",
+    "cka", "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
+    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours",
 ]

@@ -37,7 +37,7 @@ def usable(x: np.ndarray, y: np.ndarray) -> bool:
 
 def _chunk(x: np.ndarray, y: np.ndarray, normalize: bool, alpha: float):
     parts = [np.zeros(x.shape[1]) for _ in range(4)]
-    scalars = np.zeros(3)
+    scalars = np.zeros(4)
     from ._fused_kernel import pairs_kernel
 
     bad = pairs_kernel(x, y, normalize, alpha, *parts, scalars)
@@ -71,8 +71,10 @@ def accumulate_fused(stats, x: np.ndarray, y: np.ndarray) -> int:
         stats.sum_xhat += s_xhat
         stats.sum_yhat += s_yhat
         stats.sum_x += s_xhat if stats.normalize else s_x
+        stats.sum_xpair += s_xhat if stats.normalize else s_x
         stats.sum_y += s_yhat if stats.normalize else s_y
         stats.sum_cos += scalars[0]
         stats.sum_dist += scalars[1]
         stats.sum_dist_alpha += scalars[2]
+        stats.sum_dist_sq += scalars[3]
     return -1

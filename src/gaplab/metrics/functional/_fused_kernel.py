@@ -14,6 +14,7 @@ def pairs_kernel(x, y, normalize, alpha, sum_x, sum_y, sum_xhat, sum_yhat, scala
     s_cos = 0.0
     s_dist = 0.0
     s_alpha = 0.0
+    s_sq = 0.0
     for i in range(n):
         sx = 0.0
         sy = 0.0
@@ -45,7 +46,9 @@ def pairs_kernel(x, y, normalize, alpha, sum_x, sum_y, sum_xhat, sum_yhat, scala
         dist = np.sqrt(sq)
         s_dist += dist
         s_alpha += sq if alpha == 2.0 else dist**alpha
+        s_sq += sq
     scalars[0] += s_cos
     scalars[1] += s_dist
     scalars[2] += s_alpha
+    scalars[3] += s_sq
     return -1

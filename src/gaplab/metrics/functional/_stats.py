@@ -51,12 +51,14 @@ class PairStats:
     sum_y: np.ndarray = _summed(None)
     sum_xhat: np.ndarray = _summed(None)
     sum_yhat: np.ndarray = _summed(None)
+    sum_xpair: np.ndarray = _summed(None)  # Σ over pairs of the image row x_π(k), as the metrics see it
     sum_cos: float = _summed(0.0)  # Σ cos(x_i, y_i) over pairs
     sum_dist: float = _summed(0.0)  # Σ ‖x_i − y_i‖ over pairs
     sum_dist_alpha: float = _summed(0.0)  # Σ ‖x_i − y_i‖^alpha over pairs
+    sum_dist_sq: float = _summed(0.0)  # Σ ‖x_i − y_i‖² over pairs
 
     def __post_init__(self) -> None:
-        for name in ("sum_x", "sum_y", "sum_xhat", "sum_yhat"):
+        for name in ("sum_x", "sum_y", "sum_xhat", "sum_yhat", "sum_xpair"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.dim, dtype=np.float64))
 
@@ -82,6 +84,11 @@ class PairStats:
 
     def alignment(self) -> float:
         return self.sum_dist_alpha / self.n_pairs
+
+    def residual_gap(self) -> float:
+        """tr Cov(x_π(k) − y_k) over pairs = mean‖x − y‖² − ‖mean(x − y)‖² (clipped at 0)."""
+        mean_diff = (self.sum_xpair - self.sum_y) / self.n_pairs
+        return max(0.0, self.sum_dist_sq / self.n_pairs - float(mean_diff @ mean_diff))
 
     def mean_cos_x(self) -> float:
         return _offdiag_mean_cos(self.sum_xhat, self.n_x)
@@ -136,8 +143,9 @@ class _Block:
         if not (np.isfinite(self.sq).all() and self.sq.all()):
             check_values_of(np.asarray(src), name=name, where=where, row_offset=offset,
                             was_half=src.dtype == np.float16)
-            row = int(np.flatnonzero(~np.isfinite(self.sq))[0]) + offset
-            raise InputError(f"{where}: {name}: norm beyond float64 range at row {row}; rescale the data")
+            row = int(np.flatnonzero(~(np.isfinite(self.sq) & (self.sq > 0)))[0]) + offset
+            raise InputError(f"{where}: {name}: the squared norm of row {row} under- or overflows float64; "
+                             "rescale the data")
         self.inv = 1.0 / np.sqrt(self.sq)
 
 
@@ -202,3 +210,5 @@ def _add_pairs(stats: PairStats, bx: _Block, by: _Block) -> None:
     dist = np.sqrt(sq)
     stats.sum_dist += float(dist.sum())
     stats.sum_dist_alpha += float(sq.sum() if stats.alpha == 2.0 else (dist**stats.alpha).sum())
+    stats.sum_dist_sq += float(sq.sum())
+    stats.sum_xpair += np.einsum("i,ij->j", bx.inv, bx.a) if stats.normalize else bx.a.sum(axis=0)

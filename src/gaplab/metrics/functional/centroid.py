@@ -21,6 +21,7 @@ __all__ = [
     "mean_cosine",
     "mean_cosine_paired",
     "mean_cosine_cross",
+    "residual_gap",
 ]
 
 
@@ -153,3 +154,24 @@ def mean_cosine_cross(x: Any, y: Any, *, image_index: Any = None) -> float:
     0.5
     """
     return pair_stats(x, y, image_index=image_index, where="mean_cosine_cross").mean_cos_cross()
+
+
+def residual_gap(x: Any, y: Any, *, image_index: Any = None, normalize: bool = True) -> float:
+    r"""The part of the pair distance that closing the centroid gap leaves (a "distribution gap").
+
+    .. math:: \operatorname{tr}\operatorname{Cov}(\hat x_{\pi(k)} - \hat y_k)
+              = \frac1K\sum_k\lVert \hat x_{\pi(k)} - \hat y_k\rVert^2
+              - \Big\lVert \frac1K\sum_k (\hat x_{\pi(k)} - \hat y_k)\Big\rVert^2
+
+    so that ``alignment = l2m² + residual_gap`` exactly for one-to-one pairs (and whenever
+    every image has the same number of captions). Centering or shifting along the gap
+    vector removes ``l2m`` but leaves this term. O(N·d), streamable. In the spirit of
+    Schrodi et al., ICLR 2025 (RMG: what L2M misses) and of the "distribution gap" of
+    post-hoc alignment work.
+
+    Examples
+    --------
+    >>> residual_gap([[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]])  # pairs swapped: all residual
+    2.0
+    """
+    return pair_stats(x, y, image_index=image_index, normalize=normalize, where="residual_gap").residual_gap()
