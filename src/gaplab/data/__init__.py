@@ -39,7 +39,7 @@ from .captions import (
 from .digits import DIGIT_NAMES, load_digits_pairs
 from .fashion_mnist import FASHION_CLASSES, fashion_mnist_path, load_fashion_mnist_pairs, read_idx
 from .folder import load_image_folder, read_captions_file
-from .published import PUBLISHED, list_published, load_published
+from .published import PUBLISHED, list_published, load_published, published_file
 from .zero_shot import zero_shot_classifier, zero_shot_eval
 
 #: name → loader(**kwargs) -> PairedDataset
@@ -105,7 +105,7 @@ __all__ = [
     "DATASETS", "PLUGIN_MODULES", "register_dataset", "list_datasets", "load_dataset",
     "load_digits_pairs", "DIGIT_NAMES",
     "load_fashion_mnist_pairs", "FASHION_CLASSES", "fashion_mnist_path", "read_idx",
-    "load_image_folder", "read_captions_file", "PUBLISHED", "list_published", "load_published",
+    "load_image_folder", "read_captions_file", "PUBLISHED", "list_published", "load_published", "published_file",
     "DEFAULT_TEMPLATES", "DIGIT_TEMPLATES", "FASHION_TEMPLATES", "class_prompts", "fill_template",
     "make_captions", "zero_shot_classifier", "zero_shot_eval",
 ]

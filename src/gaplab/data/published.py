@@ -17,12 +17,13 @@ Examples
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from .._errors import UnknownNameError
 
-__all__ = ["PUBLISHED", "list_published", "load_published"]
+__all__ = ["PUBLISHED", "list_published", "load_published", "published_file"]
 
 #: name → (file, what it is)
 PUBLISHED: dict[str, tuple[str, str]] = {
@@ -40,11 +41,15 @@ def list_published() -> list[str]:
     return sorted(PUBLISHED)
 
 
-def load_published(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(non-text, text)`` float32 arrays (N, d) of the published dump ``name``."""
+def published_file(name: str) -> Path:
+    """Path of the shipped ``.npy`` of dump ``name`` (a (2, N, d) array ``gaplab measure`` reads)."""
     if name not in PUBLISHED:
         raise UnknownNameError(f"unknown published dump {name!r}; valid: {', '.join(list_published())}")
-    ref = resources.files("gaplab.data").joinpath("published", PUBLISHED[name][0])
-    with ref.open("rb") as f:
+    return Path(str(resources.files("gaplab.data").joinpath("published", PUBLISHED[name][0])))
+
+
+def load_published(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(non-text, text)`` float32 arrays (N, d) of the published dump ``name``."""
+    with published_file(name).open("rb") as f:
         arr = np.load(f, allow_pickle=False)
     return np.ascontiguousarray(arr[0]), np.ascontiguousarray(arr[1])

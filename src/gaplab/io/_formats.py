@@ -12,12 +12,16 @@ a reason copied from numpy, torch or pyarrow that does is replaced by a neutral 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import InputError
+
+#: serialises .npy header parsing across threads (see read_npy_header)
+_HEADER_LOCK = threading.Lock()
 
 __all__ = [
     "not_valid",
@@ -97,15 +101,15 @@ def read_npy_header(
         shown = head[:6] if head else b""
         raise error(not_valid(where, ".npy", f"no NumPy header: the file starts with {shown!r}, not {NPY_MAGIC!r}"))
     version = (head[6], head[7])
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise error(not_valid(where, ".npy", f"unsupported format version {version[0]}.{version[1]}"))
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     try:
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
-        else:
-            raise error(not_valid(where, ".npy", f"unsupported format version {version[0]}.{version[1]}"))
-    except InputError:
-        raise
+        # numpy parses the header with ast.literal_eval, which CPython 3.11 does not make
+        # thread-safe ("SystemError: AST constructor recursion depth mismatch" when shard
+        # threads read headers at once): one header at a time
+        with _HEADER_LOCK:
+            shape, fortran, dtype = read(f)
     except Exception as e:
         raise error(not_valid(where, ".npy", f"corrupt header: {reason_of(e)}")) from None
     if dtype.hasobject:

@@ -224,7 +224,7 @@ def _check_params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -
         d = defaults.get(k)
         if v is None and d is None:
             continue
-        if k == "seeds" and isinstance(v, (list, tuple)):  # a list of seeds
+        if isinstance(v, (list, tuple)) and (k == "seeds" or k.endswith("_steps")):  # seeds, snapshot steps
             if not v or not all(not isinstance(u, bool) and isinstance(u, int) and u >= 0 for u in v):
                 raise bad(k, "a positive integer or a list of integers >= 0")
         elif k in _COUNT_PARAMS or k.endswith("_steps"):

@@ -13,6 +13,7 @@ stops the run with a :class:`~gaplab.scale.sources.BadShardError` naming its fil
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -63,12 +64,12 @@ def run_local(
 ) -> ShardResult:
     """Process every shard on a thread pool of ``workers`` threads (default: CPU count)."""
     workers = workers or os.cpu_count() or 1
-    results: list[ShardResult | None] = [None] * len(tasks)
+    results: dict[int, ShardResult] = {}  # by task index: threads finish in any order
     with _progress(len(tasks), progress, "shards") as bar:
         if workers == 1:
             for i, t in enumerate(tasks):
-                results[i] = process_shard(t.shard, t.header, t.sample_rows, **options)
-                _check(results[i], strict)  # type: ignore[arg-type]
+                results[i] = r = process_shard(t.shard, t.header, t.sample_rows, **options)
+                _check(r, strict)
                 bar.update()
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaplab-shard") as pool:
@@ -81,14 +82,14 @@ def run_local(
                         done, _ = wait(pending, return_when=FIRST_COMPLETED)
                         for f in done:
                             i = pending.pop(f)
-                            results[i] = f.result()
-                            _check(results[i], strict)  # type: ignore[arg-type]
+                            results[i] = r = f.result()
+                            _check(r, strict)
                             bar.update()
                 except BaseException:
                     for f in pending:
                         f.cancel()
                     raise
-    return tree_reduce(results, merge_results)  # type: ignore[arg-type]
+    return tree_reduce([results[i] for i in range(len(tasks))], merge_results)
 
 
 def run_dask(
@@ -133,6 +134,9 @@ def run_dask(
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=None,
+                # the scheduler's and workers' own warnings (e.g. tasks cancelled at shutdown)
+                # are not the user's business: a failed shard reaches them as one error line
+                silence_logs=logging.ERROR,
             )
         client = Client(cluster)
     try:
