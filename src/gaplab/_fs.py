@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ._errors import ConfigError, GaplabError
 __all__ = ["atomic_write", "ensure_dir", "cache_dir", "run_folder", "OutputError", "RUN_MARKERS"]
 
 #: files whose presence says a folder holds the output of a gaplab run
-RUN_MARKERS = ("results.json", "history.json", "summary.json", "final_metrics.json",
+RUN_MARKERS = ("run.json", "results.json", "history.json", "summary.json", "final_metrics.json",
                "checkpoint.pt", "checkpoint.npz")
 
 _LOCK_NAME = ".gaplab.lock"
@@ -122,17 +123,17 @@ def cache_dir() -> Path:
 
 def _try_lock(fd: int) -> bool:
     """Non-blocking exclusive lock of ``fd``; ``False`` when another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        try:
-            import msvcrt
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        import msvcrt
 
+        try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except ImportError:
-            return True
         except OSError:
             return False
+        return True
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - a platform with neither (e.g. WASI): go on unlocked
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gaplab.cli import main
 from gaplab.io import load_pairs, save_pairs
-from gaplab.mitigate import list_mitigations, load_mitigation
+from gaplab.mitigate import ROW_KEYS, list_mitigations, load_mitigation
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -133,3 +133,70 @@ def test_class_text_from_train_captions(tmp_path):
     r = run("mitigate", path, "--eval", "--class-text", "train-captions")
     assert r.exit_code == 0, r.output
     assert "note: zero_shot: class prompts" in r.output and " zs " in r.output
+
+
+def test_rows_use_the_metric_names(pairs_file):
+    for extra in ([], ["--eval"]):
+        out = json.loads(run("mitigate", pairs_file, "--method", "center", "--json", *extra).output)
+        for row in out["rows"]:
+            assert "linear_separability" in row and "modality_sep" not in row
+            assert 0.5 <= row["linear_separability"] <= 1.0
+        assert out["meanings"]["linear_separability"] == ROW_KEYS["linear_separability"]
+    r = run("mitigate", pairs_file, "--method", "center")
+    assert "  sep       " + ROW_KEYS["linear_separability"] in r.output
+
+
+def test_labels_and_class_text_from_text_files(pairs_file, tmp_path):
+    orig = load_pairs(pairs_file)
+    np.savetxt(tmp_path / "labels.txt", orig.meta["labels"], fmt="%d")
+    np.savetxt(tmp_path / "labels.csv", orig.meta["labels"][None, :], fmt="%d", delimiter=",")
+    np.savetxt(tmp_path / "ct.csv", orig.meta["class_text"], delimiter=",")
+    want = json.loads(run("mitigate", pairs_file, "--method", "multi-mean", "--eval", "--json").output)
+    for labels in ("labels.txt", "labels.csv"):
+        r = run("mitigate", pairs_file, "--method", "multi-mean", "--eval", "--json",
+                "--labels", tmp_path / labels, "--class-text", tmp_path / "ct.csv")
+        assert r.exit_code == 0, r.output
+        got = json.loads(r.output)
+        assert [row["zero_shot"] for row in got["rows"]] == [row["zero_shot"] for row in want["rows"]]
+        assert got["rows"][1]["probe_cross"] == want["rows"][1]["probe_cross"]
+
+
+def test_unreadable_labels_files(pairs_file, tmp_path):
+    r = run("mitigate", pairs_file, "--eval", "--labels", tmp_path / "nope.txt")
+    assert r.exit_code == 2 and f"gaplab: error: {tmp_path / 'nope.txt'}: no such file" in r.output
+    (tmp_path / "bad.csv").write_text("0,1\nzero,one\n")
+    r = run("mitigate", pairs_file, "--eval", "--labels", tmp_path / "bad.csv")
+    assert r.exit_code == 2 and "bad.csv: cannot read labels (ValueError" in r.output
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    r = run("mitigate", pairs_file, "--eval", "--class-text", tmp_path / "bad.npy")
+    assert r.exit_code == 2 and "bad.npy: cannot read class prompt embeddings" in r.output
+
+
+def test_saved_state_is_the_evaluated_fit(pairs_file, tmp_path):
+    # with --class-text train-captions the saved multi-mean holds the train-caption class prompts
+    # as its query mean: the object --eval scored, not a refit without them
+    state = tmp_path / "s.json"
+    r = run("mitigate", pairs_file, "--method", "multi-mean", "--eval", "--class-text", "train-captions",
+            "--save-state", state, "--json")
+    assert r.exit_code == 0, r.output
+    from gaplab.mitigate import run_mitigation
+
+    res = run_mitigation(load_pairs(pairs_file), "multi-mean", eval=True, class_text="train-captions")
+    saved = load_mitigation(state)
+    assert saved.n_query_ == 3
+    np.testing.assert_array_equal(saved.mean_query_, res.fitted["multi-mean"].mean_query_)
+
+
+def test_param_parser():
+    from gaplab import ConfigError
+    from gaplab.cli._common import parse_params, parse_value
+
+    assert parse_params(["k=3", "noise.std=0.2", "renormalize=False", "alpha=auto", "k=4"]) == {
+        "k": 4, "noise.std": 0.2, "renormalize": False, "alpha": "auto"}
+    assert parse_value("TRUE") is True and parse_value("[1, 2]") == [1, 2] and parse_value("null") is None
+    assert parse_params(["name = a=b"]) == {"name": " a=b"}  # the first '=' splits; the value is kept as given
+    for bad in ("k", "=3"):
+        with pytest.raises(ConfigError, match=f"--param expects NAME=VALUE, got '{bad}'"):
+            parse_params([bad])
+    with pytest.raises(ConfigError, match="--set expects KEY=VALUE, got 'x'"):
+        parse_params(["x"], option="--set", forms="KEY=VALUE")

@@ -14,10 +14,9 @@ from click.testing import CliRunner
 
 from gaplab import InputError
 from gaplab.cli import main
-from gaplab.evaluate import compare
 from gaplab.io import load_pairs, save_pairs
 from gaplab.metrics import l2m
-from gaplab.mitigate import create_mitigation, get_mitigation, list_mitigations
+from gaplab.mitigate import compare, create_mitigation, get_mitigation, list_mitigations
 
 NAMES = list_mitigations()
 CAPTIONS = 5

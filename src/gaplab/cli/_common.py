@@ -1,13 +1,16 @@
-"""Helpers shared by CLI commands: the pairs-file inputs, JSON printing and metric tables."""
+"""Helpers shared by CLI commands: the pairs-file inputs, ``NAME=VALUE`` parameters, JSON
+printing and metric tables."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .._errors import ConfigError
 from .._json import dumps
 
 _PAIRS_INPUT = (
@@ -25,6 +28,50 @@ def pairs_input(f: Callable[..., Any]) -> Callable[..., Any]:
     for deco in reversed(_PAIRS_INPUT):
         f = deco(f)
     return f
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value: JSON where it parses (numbers, lists, ``null``), ``true``/``false``
+    in any case, else the string itself.
+
+    >>> parse_value("3"), parse_value("0.5"), parse_value("False"), parse_value("auto"), parse_value("[1, 2]")
+    (3, 0.5, False, 'auto', [1, 2])
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        low = text.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        return text
+
+
+def parse_param(item: str, *, option: str = "--param", forms: str = "NAME=VALUE") -> tuple[str, Any]:
+    """One ``NAME=VALUE`` option value → ``(name, parsed value)`` (:func:`parse_value`).
+
+    ``forms`` is what the error message says the option takes.
+
+    >>> parse_param("noise.std=0.2")
+    ('noise.std', 0.2)
+    """
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"{option} expects {forms}, got {item!r}")
+    return name.strip(), parse_value(value)
+
+
+def parse_params(items: Iterable[str], *, option: str = "--param", forms: str = "NAME=VALUE") -> dict[str, Any]:
+    """Repeated ``NAME=VALUE`` options → ``{name: value}`` in the order given (a repeated name:
+    the last value wins).
+
+    >>> parse_params(["k=4", "renormalize=false", "alpha=auto"])
+    {'k': 4, 'renormalize': False, 'alpha': 'auto'}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, value = parse_param(item, option=option, forms=forms)
+        out[name] = value
+    return out
 
 
 def echo_json(obj: Any) -> None:

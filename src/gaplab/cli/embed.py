@@ -47,7 +47,7 @@ def _load_data(
 def _collapse_check(image_emb: Any, text_emb: Any, dataset: Any) -> list[str]:
     """Warnings for a modality whose rows are (nearly) all the same vector (an empty tokenizer,
     a broken image processor); the number of distinct captions tells legitimate repeats apart."""
-    from ..evaluate import collapse_warnings
+    from ..metrics.functional.diagnostics import collapse_warnings
 
     return collapse_warnings(image_emb, text_emb, captions=list(dataset.captions))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ._common import echo_json, pairs_input
+from ._common import echo_json, pairs_input, parse_params, parse_value
 
 #: table columns: result key → short header
 COLUMNS: dict[str, str] = {
@@ -17,7 +16,7 @@ COLUMNS: dict[str, str] = {
     "rmg": "RMG",
     "l2i": "L2I",
     "sw": "SW(ctr)",
-    "modality_sep": "sep",
+    "linear_separability": "sep",
     "zero_shot": "zs",
     "i2t_r1": "i2t@1",
     "i2t_r5": "i2t@5",
@@ -34,71 +33,6 @@ COLUMNS: dict[str, str] = {
     "mixed_same_modality_img": "mix_img",
     "mixed_pair_r1": "mix_pair",
 }
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        low = text.lower()
-        if low in ("true", "false"):
-            return low == "true"
-        return text
-
-
-def _parse_params(items: tuple[str, ...], methods: list[str]) -> dict[str, dict[str, Any]]:
-    """``k=v`` (every chosen method that has k) or ``method.k=v`` → per-method kwargs."""
-    from .._errors import ConfigError
-    from ..mitigate import get_mitigation
-
-    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--param expects NAME=VALUE (or METHOD.NAME=VALUE), got {item!r}")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        target = methods
-        if "." in key:
-            method, key = key.split(".", 1)
-            if method not in out:
-                raise ConfigError(f"--param {item!r}: method {method!r} is not among {', '.join(methods)}")
-            target = [method]
-        takers = [m for m in target if key in get_mitigation(m)._param_names()]
-        if not takers:
-            valid = sorted({p for m in target for p in get_mitigation(m)._param_names()})
-            raise ConfigError(
-                f"--param {item!r}: no parameter {key!r} in {', '.join(target)}; "
-                f"valid: {', '.join(valid) or '(none)'}"
-            )
-        for m in takers:
-            out[m][key] = _parse_value(value)
-    return out
-
-
-def _load_array(path: Path, what: str) -> Any:
-    import numpy as np
-
-    from .._errors import InputError
-    from ..io import load_embeddings
-
-    if path.suffix.lower() in (".txt", ".csv"):
-        try:
-            return np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None)
-        except Exception as e:
-            raise InputError(f"{path}: cannot read {what} ({type(e).__name__}: {e})") from None
-    a = load_embeddings(path) if path.suffix.lower() != ".npy" else None
-    if a is None:
-        try:
-            a = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except Exception as e:
-            raise InputError(f"{path}: cannot read {what} ({type(e).__name__}: {e})") from None
-    return a
-
-
-def _is_array(v: Any) -> bool:
-    return v is not None and not isinstance(v, str)
 
 
 def _fmt(v: Any) -> str:
@@ -120,12 +54,6 @@ def format_table(rows: list[dict[str, Any]], columns: dict[str, str] = COLUMNS) 
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def _label(name: str, params: dict[str, Any]) -> str:
-    if not params:
-        return name
-    return name + "(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")"
 
 
 @click.command()
@@ -182,117 +110,42 @@ def mitigate(
       gaplab mitigate pairs.npz --method gap-shift --sweep alpha=0,0.5,1,1.5 --eval
       gaplab mitigate pairs.npz --method remove-dims --param k=4 --out fixed.npz
     """
-    import numpy as np
+    from .._errors import ConfigError
+    from ..io import load_pairs
+    from ..io.arrays import load_array
+    from ..mitigate import resolve_mitigations, run_mitigation, write_mitigated
 
-    from .._errors import ConfigError, InputError
-    from ..evaluate import ROW_KEYS, compare, split_pairs
-    from ..io import load_pairs, save_pairs
-    from ..mitigate import create_mitigation, list_mitigations
-
-    names: list[str] = []
-    for m in methods:
-        for part in m.split(","):
-            part = part.strip()
-            if part == "all":
-                names.extend(n for n in list_mitigations() if n not in names)
-            elif part and part not in names:
-                names.append(part)
-    for n in names:  # unknown names fail here, with the valid list
-        from ..mitigate import get_mitigation
-
-        get_mitigation(n)
-    per_method = _parse_params(params, names)
-
-    # one (label, Mitigation) per table row
-    todo: list[tuple[str, Any]] = []
+    param_map = parse_params(params, forms="NAME=VALUE (or METHOD.NAME=VALUE)")
+    todo = resolve_mitigations(methods, param_map)  # unknown names and parameters fail here
+    sweep_arg = None
     if sweep is not None:
-        if len(names) != 1:
+        if len(todo) != 1:
             raise ConfigError("--sweep needs exactly one --method")
         if "=" not in sweep:
             raise ConfigError(f"--sweep expects NAME=V1,V2,..., got {sweep!r}")
         key, values = sweep.split("=", 1)
-        for v in values.split(","):
-            kw = {**per_method[names[0]], key.strip(): _parse_value(v.strip())}
-            todo.append((_label(names[0], {key.strip(): kw[key.strip()]}), create_mitigation(names[0], **kw)))
-    else:
-        todo = [(_label(n, per_method[n]), create_mitigation(n, **per_method[n])) for n in names]
+        sweep_arg = (key.strip(), [parse_value(v.strip()) for v in values.split(",")])
+        todo = resolve_mitigations(methods, param_map, sweep=sweep_arg)
     if (out is not None or save_state is not None) and len(todo) != 1:
         raise ConfigError("--out and --save-state need a single method (no 'all', no --sweep)")
 
     pairs = load_pairs(pairs_file, image=image, text=text, image_key=image_key, text_key=text_key)
-    labels = _load_array(labels_file, "labels") if labels_file is not None else pairs.meta.get("labels")
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or labels.shape[0] != pairs.image.shape[0]:
-            raise InputError(
-                f"labels must hold one class id per image ({pairs.image.shape[0]}), got shape {labels.shape}"
-            )
+    labels = load_array(labels_file, what="labels") if labels_file is not None else None
     if class_text_file is not None and str(class_text_file) == "train-captions":
         class_text: Any = "train-captions"
     elif class_text_file is not None:
-        class_text = _load_array(class_text_file, "class prompt embeddings")
+        class_text = load_array(class_text_file, what="class prompt embeddings")
     else:
-        class_text = pairs.meta.get("class_text")
-    x = np.asarray(pairs.image)
-    y = np.asarray(pairs.text)
-
-    if do_eval:
-        result = compare(
-            x, y, dict(todo), labels=labels, class_text=class_text, image_index=pairs.image_index,
-            test_fraction=test_fraction, seed=seed,
-        )
-        split = split_pairs(x.shape[0], image_index=pairs.image_index, test_fraction=test_fraction, seed=seed)
-        fit_images, fit_texts = split.train_images, split.train_texts
-        result["protocol"] = "fit on the train split, every metric on the held-out test split"
-    else:
-        from ..evaluate import sliced_wasserstein
-        from ..metrics import l2i, l2m, linear_separability, rmg
-
-        fit_images = np.arange(x.shape[0])
-        fit_texts = np.arange(y.shape[0])
-        rows = []
-        for label, m in [("none", None), *todo]:
-            if m is None:
-                xa, ya = x, y
-                p: dict[str, Any] = {}
-            else:
-                kw = {"query_text": class_text} if "query_text" in m.fit_params and _is_array(class_text) else {}
-                m.fit(x, y, image_index=pairs.image_index, **kw)
-                xa, ya = m.transform(x, y)
-                p = m.get_params()
-            idx = pairs.image_index
-            rows.append({
-                "method": label, "params": p,
-                "l2m": l2m(xa, ya, image_index=idx), "rmg": rmg(xa, ya, image_index=idx),
-                "l2i": l2i(xa, ya, image_index=idx), "sw": sliced_wasserstein(xa, ya, seed=seed),
-                "modality_sep": linear_separability(xa, ya, image_index=idx, seed=seed),
-            })
-        result = {
-            "n_images": int(x.shape[0]), "n_texts": int(y.shape[0]), "dim": int(x.shape[1]),
-            "protocol": "in-sample: fit and measured on the same pairs (use --eval for held-out task metrics)",
-            "skipped": ["task metrics: run with --eval"], "rows": rows,
-            "meanings": {k: ROW_KEYS[k] for k in ("method", "l2m", "rmg", "l2i", "sw", "modality_sep")},
-        }
-
+        class_text = None
+    res = run_mitigation(pairs, todo, eval=do_eval, labels=labels, class_text=class_text,
+                         test_fraction=test_fraction, seed=seed)
+    result = res.table
     if out is not None or save_state is not None:
-        label, m = todo[0]
-        idx = pairs.image_index
-        fit_idx = None if idx is None else np.searchsorted(fit_images, np.asarray(idx)[fit_texts])
-        kw = {"query_text": class_text} if "query_text" in m.fit_params and _is_array(class_text) else {}
-        m.fit(x[fit_images], y[fit_texts], image_index=fit_idx, **kw)
+        (fitted,) = res.fitted.values()
         if save_state is not None:
-            result["state_file"] = str(m.save(save_state))
+            result["state_file"] = str(fitted.save(save_state))
         if out is not None:
-            extra: dict[str, Any] = {k: v for k, v in pairs.meta.items() if k != "class_text"}
-            if _is_array(class_text):
-                extra["class_text"] = getattr(m, "transform_query", m.transform_text)(class_text)
-            if do_eval:
-                is_test = np.ones(x.shape[0], dtype=np.int8)
-                is_test[fit_images] = 0
-                extra["is_test"] = is_test
-            extra["mitigation"] = json.dumps({"method": m.name, "params": m.get_params()})
-            result["out"] = str(save_pairs(out, m.transform_image(x), m.transform_text(y),
-                                           image_index=idx, **extra))
+            result["out"] = str(write_mitigated(pairs, fitted, out, class_text=res.class_text, split=res.split))
 
     if as_json:
         echo_json(result)

@@ -8,24 +8,7 @@ from pathlib import Path
 
 import click
 
-from .._errors import ConfigError
-from ._common import echo_json
-
-
-def parse_params(items: tuple[str, ...]) -> dict[str, object]:
-    """``("k=v", ...)`` → dict, values parsed as JSON where possible (numbers, lists, bools)."""
-    import json
-
-    out: dict[str, object] = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--param expects key=value, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
+from ._common import echo_json, parse_params
 
 
 @click.command()
@@ -39,7 +22,7 @@ def parse_params(items: tuple[str, ...]) -> dict[str, object]:
 @click.option("--threads", default=1, show_default=True, type=int, help="torch/BLAS threads (small models: 1 is fastest).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in the output folder (default: refuse).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print results.json to stdout (and nothing else: progress goes to stderr).")
+              help="Print the run record (run.json) to stdout (and nothing else: progress goes to stderr).")
 def reproduce(
     name: str | None, list_: bool, quick: bool, out: Path | None, seed: int,
     pairs: Path | None, params: tuple[str, ...], threads: int, overwrite: bool, as_json: bool,
@@ -59,7 +42,7 @@ def reproduce(
     # with --json, stdout carries exactly one JSON object: whatever a recipe prints goes to stderr
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with quiet:
-        result = run(name, quick=quick, out=out, seed=seed, pairs=pairs, params=parse_params(params),
+        result = run(name, quick=quick, out=out, seed=seed, pairs=pairs, params=parse_params(params, forms="key=value"),
                      verbose=not as_json, threads=threads, overwrite=overwrite)
     if as_json:
         echo_json(result.to_dict())

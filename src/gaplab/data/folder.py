@@ -130,14 +130,15 @@ def load_image_folder(
     by_stem: dict[str, int] = {}
     for i, f in enumerate(files):
         by_stem.setdefault(f.stem, i)
-    image_index, unknown = [], []
+    image_index: list[int] = []
+    unknown: list[str] = []
     for r in rows:
         key = r["image"]
         key = Path(key).name if ("/" in key or "\\" in key) else key
-        i = by_name.get(key, by_stem.get(key))
-        if i is None:
+        hit = by_name.get(key, by_stem.get(key))
+        if hit is None:
             unknown.append(r["image"])
-        image_index.append(-1 if i is None else i)
+        image_index.append(-1 if hit is None else hit)
     if unknown:
         raise InputError(
             f"{captions}: {len(unknown)} caption(s) name images that are not in {folder}: {_first(unknown)}"

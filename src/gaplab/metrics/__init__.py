@@ -10,12 +10,16 @@ from collections.abc import Callable
 
 from .catalogue import CATALOGUE, FAST_KEYS, MEASURE_KEYS, MetricInfo, markdown_table, metric_info
 from .functional import (
+    CollapseWarning,
     DimensionGap,
     SecondMoments,
     alignment,
     cka,
     cka_debiased,
     class_means,
+    collapse_warnings,
+    collapsed_modality_warning,
+    count_distinct_rows,
     dimension_gap,
     effective_rank,
     frechet_distance,
@@ -23,13 +27,16 @@ from .functional import (
     gap_vector,
     hubness,
     kendall_tau_distance,
+    kmeans_agreement,
     l2i,
     l2m,
+    linear_probe,
     linear_separability,
     logit_entropy,
     mean_cosine,
     mean_cosine_cross,
     mean_cosine_paired,
+    mixed_modality_retrieval,
     moad,
     mutual_knn,
     pair_stats,
@@ -39,8 +46,10 @@ from .functional import (
     retrieval_recall,
     rmg,
     second_moments,
+    sliced_wasserstein,
     top_k_neighbours,
     uniformity,
+    warn_if_collapsed,
     zero_shot_accuracy,
 )
 from .functional._stats import PairStats
@@ -66,5 +75,7 @@ __all__ = [
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "moad",
     "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments", "cka",
     "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
-    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours",
+    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours", "sliced_wasserstein",
+    "mixed_modality_retrieval", "kmeans_agreement", "linear_probe", "CollapseWarning", "collapse_warnings",
+    "collapsed_modality_warning", "warn_if_collapsed", "count_distinct_rows",
 ]

@@ -10,7 +10,14 @@
 (50, 8)
 
 Methods: ``center``, ``gap-shift``, ``remove-dims``, ``procrustes``, ``noise``, ``multi-mean``
-(:func:`list_mitigations`). Imports numpy/scipy only, never torch.
+(:func:`list_mitigations`).
+
+The held-out protocol: :func:`compare` / :func:`evaluate` split the pairs by image
+(:func:`split_pairs`), fit each method on the train split only and report gap and task
+metrics (:data:`ROW_KEYS`) on the test split. :func:`run_mitigation` is what ``gaplab
+mitigate`` does (in-sample or held out, from method names and ``NAME=VALUE`` parameters) and
+:func:`write_mitigated` writes the transformed pairs file. Imports numpy/scipy (and
+scikit-learn when a metric needs it) only, never torch.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from .base import (
 )
 from .centering import Center, MultiMean, Noise
 from .dims import RemoveDims
+from .evaluate import GAP_KEYS, ROW_KEYS, Split, compare, evaluate, split_pairs
+from .pipeline import MitigationResult, resolve_mitigations, run_mitigation, write_mitigated
 from .procrustes import Procrustes
 from .shift import GapShift
 
@@ -38,4 +47,6 @@ __all__ = [
     "Mitigation", "MITIGATIONS", "register_mitigation", "list_mitigations", "get_mitigation",
     "create_mitigation", "clone", "load_mitigation",
     "Center", "GapShift", "RemoveDims", "Procrustes", "Noise", "MultiMean",
+    "compare", "evaluate", "split_pairs", "Split", "ROW_KEYS", "GAP_KEYS",
+    "run_mitigation", "write_mitigated", "resolve_mitigations", "MitigationResult",
 ]

@@ -43,7 +43,7 @@ class Center(_MeanShift):
     query by the same constant :math:`x\cdot\mu_y`, so image→text rankings move only through
     the renormalisation. It removes the centroid gap (L2M) but not the part of the gap that
     lives in the shape of the two distributions (RMG, L2I, the sliced Wasserstein distance of
-    :func:`gaplab.evaluate.sliced_wasserstein`).
+    :func:`gaplab.metrics.functional.distance.sliced_wasserstein`).
 
     Parameters
     ----------
@@ -94,7 +94,7 @@ class MultiMean(_MeanShift):
     method equals ``center``.
 
     Use ``transform_text(y, role="query")`` (or :meth:`transform_query`) for query texts;
-    :func:`gaplab.evaluate.evaluate` does this for the class prompts of zero-shot
+    :func:`gaplab.mitigate.evaluate` does this for the class prompts of zero-shot
     classification and fits with the class prompts as ``query_text``.
 
     When it helps: mixed-modality search (a text query against a corpus holding images and
@@ -165,7 +165,7 @@ class Noise(Mitigation):
 
     When it helps: training-free cross-modal transfer — a classifier or decoder trained on
     *text* embeddings and applied to *image* embeddings (the cross-modal probe of
-    :func:`gaplab.evaluate.evaluate`): the centring closes the centroid gap and the noise
+    :func:`gaplab.mitigate.evaluate`): the centring closes the centroid gap and the noise
     covers the residual misalignment of matched pairs. It deliberately blurs the noisy
     modality, so retrieval with noisy embeddings as queries or corpus gets worse as ``std``
     grows.

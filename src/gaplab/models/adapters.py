@@ -334,7 +334,7 @@ class HFCLIPEncoder:
 
     def _finish(self, max_length: int | None) -> None:
         text_cfg = getattr(self.model.config, "text_config", None)
-        self.max_length = int(max_length or getattr(text_cfg, "max_position_embeddings", 77))
+        self.max_length = int(max_length) if max_length else int(getattr(text_cfg, "max_position_embeddings", 77))
         self.embed_dim = int(getattr(self.model.config, "projection_dim", 0) or getattr(text_cfg, "hidden_size", 0))
 
     @classmethod
@@ -546,7 +546,7 @@ def embed_to_file(
     ``labels`` and ``class_names``. Written atomically once everything is encoded. Returns a
     summary (counts, dimension, seconds, pairs per second, and ``warnings``: what ``check``,
     called as ``check(image_emb, text_emb, dataset)`` before writing, returned; e.g.
-    :func:`gaplab.evaluate.collapse_warnings` for a collapsed modality).
+    :func:`gaplab.metrics.functional.diagnostics.collapse_warnings` for a collapsed modality).
     """
     import time
 

@@ -48,6 +48,8 @@ class MADTextEncoder(nn.Module):
     """CLIP-style causal transformer over MAD token ids; returns the (width,) feature of the
     first ``<end>`` token (the projection lives in :class:`~gaplab.models.towers.TwoTower`)."""
 
+    causal_mask: torch.Tensor  # a buffer (register_buffer below)
+
     def __init__(
         self, *, width: int = 64, layers: int = 2, heads: int = 4, vocab_size: int = len(VOCAB),
         context_length: int = 8,

@@ -138,6 +138,8 @@ class MiniLMTextEncoder(nn.Module):
     """
 
     output_dim = MINILM_DIM
+    _backbone: Any  # the SentenceTransformer, kept in __dict__ (outside the module tree)
+    _anchor: torch.Tensor  # an empty buffer that tracks the module's device and dtype
 
     def __init__(
         self,

@@ -69,6 +69,10 @@ class TwoTower(nn.Module):
     ``forward(images, texts)`` returns both.
     """
 
+    # set only on built-in models (gaplab.models.builtin): what rebuilds them, and their name
+    gaplab_config: dict[str, Any]
+    gaplab_name: str
+
     def __init__(
         self,
         image_encoder: nn.Module,

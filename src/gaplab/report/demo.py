@@ -102,7 +102,7 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
     import torch
 
     from ..data import load_digits_pairs, zero_shot_classifier
-    from ..evaluate import compare
+    from ..mitigate import compare
     from ..models.builtin import build_minilm_two_tower
     from ..train import Trainer
 

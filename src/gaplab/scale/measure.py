@@ -277,7 +277,8 @@ def measure_shards(
     xs, ys = res.sample_x, res.sample_y
     n_sample = 0 if xs is None else int(xs.shape[0])
     if sample and n_sample >= _MIN_SAMPLE:
-        extra, ci = _sampled_metrics(xs, ys, gap, temperature=temperature, seed=seed, top_k=top_k)  # type: ignore[arg-type]
+        assert xs is not None and ys is not None  # n_sample > 0, and the two samples are set together
+        extra, ci = _sampled_metrics(xs, ys, gap, temperature=temperature, seed=seed, top_k=top_k)
         out.update(extra)
     elif sample:
         n_sample = 0  # too few rows survived (tiny dump or skipped shards): say so, don't guess

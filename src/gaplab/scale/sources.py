@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -375,14 +375,15 @@ def _iter_npy(layouts: tuple[_NpyLayout, _NpyLayout], block_rows: int) -> Iterat
 
 def _iter_npz(path: Path, keys: tuple[str, str], block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     with zipfile.ZipFile(path) as zf:
-        streams = []
+        opened: list[IO[bytes]] = []
+        members: list[tuple[IO[bytes], int, int, np.dtype]] = []
         try:
             for k in keys:
                 f = zf.open(f"{k}.npy")
-                streams.append(f)
+                opened.append(f)
                 shape, _, dtype = _parse_npy_header(f, f"{path}: array {k!r}")
-                streams[-1] = (f, int(shape[0]), int(shape[1]), dtype)
-            (fx, n, d, tx), (fy, _, _, ty) = streams
+                members.append((f, int(shape[0]), int(shape[1]), dtype))
+            (fx, n, d, tx), (fy, _, _, ty) = members
             for lo in range(0, n, block_rows):
                 rows = min(block_rows, n - lo)
                 out = []
@@ -394,8 +395,8 @@ def _iter_npz(path: Path, keys: tuple[str, str], block_rows: int) -> Iterator[tu
                     out.append(np.frombuffer(buf, dtype=t).reshape(rows, d))
                 yield out[0], out[1]
         finally:
-            for s in streams:
-                (s[0] if isinstance(s, tuple) else s).close()
+            for f in opened:
+                f.close()
 
 
 def _iter_parquet(path: Path, keys: tuple[str, str], dim: int, block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -425,7 +426,8 @@ def iter_blocks(
     """
     try:
         if shard.kind == "npy":
-            yield from _iter_npy(tuple(_npy_layouts(shard.image, "npy")), block_rows)  # type: ignore[arg-type]
+            x, y = _npy_layouts(shard.image, "npy")  # always two: image then text
+            yield from _iter_npy((x, y), block_rows)
         elif shard.kind == "clip-retrieval":
             (x,), (y,) = _npy_layouts(shard.image, "clip"), _npy_layouts(shard.text, "clip")
             yield from _iter_npy((x, y), block_rows)

@@ -11,7 +11,15 @@ from .centroid import (
     residual_gap,
     rmg,
 )
+from .diagnostics import (
+    CollapseWarning,
+    collapse_warnings,
+    collapsed_modality_warning,
+    count_distinct_rows,
+    warn_if_collapsed,
+)
 from .dimensions import DimensionGap, dimension_gap
+from .distance import sliced_wasserstein
 from .entropy import logit_entropy
 from .knn import hubness, mutual_knn, top_k_neighbours
 from .neighbourhood import class_means, kendall_tau_distance, moad
@@ -27,6 +35,7 @@ from .structure import (
     procrustes_distance,
     second_moments,
 )
+from .tasks import kmeans_agreement, linear_probe, mixed_modality_retrieval
 from .uniformity import alignment, uniformity
 
 __all__ = [
@@ -35,5 +44,7 @@ __all__ = [
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "DimensionGap",
     "moad", "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments",
     "cka", "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
-    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours",
+    "effective_rank", "mutual_knn", "hubness", "top_k_neighbours", "sliced_wasserstein",
+    "mixed_modality_retrieval", "kmeans_agreement", "linear_probe", "CollapseWarning", "collapse_warnings",
+    "collapsed_modality_warning", "warn_if_collapsed", "count_distinct_rows",
 ]

@@ -36,12 +36,12 @@ def usable(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def _chunk(x: np.ndarray, y: np.ndarray, normalize: bool, alpha: float):
-    parts = [np.zeros(x.shape[1]) for _ in range(4)]
+    sum_x, sum_y, sum_xhat, sum_yhat = (np.zeros(x.shape[1]) for _ in range(4))
     scalars = np.zeros(4)
     from ._fused_kernel import pairs_kernel
 
-    bad = pairs_kernel(x, y, normalize, alpha, *parts, scalars)
-    return bad, parts, scalars
+    bad = pairs_kernel(x, y, normalize, alpha, sum_x, sum_y, sum_xhat, sum_yhat, scalars)
+    return bad, [sum_x, sum_y, sum_xhat, sum_yhat], scalars
 
 
 def accumulate_fused(stats, x: np.ndarray, y: np.ndarray) -> int:

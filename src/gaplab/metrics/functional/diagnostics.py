@@ -1,4 +1,4 @@
-"""Detect a collapsed modality: (nearly) every embedding row the same.
+"""Diagnostics: detect a collapsed modality, (nearly) every embedding row the same.
 
 A broken encoder often still "works": an empty tokenizer maps every caption to the same tokens,
 so every text row is the same vector and the modality gap comes out large and meaningless
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import InputError
-from .._validation import to_numpy
+from ..._errors import InputError
+from ..._validation import to_numpy
 
 __all__ = [
     "CollapseWarning",

@@ -1,4 +1,13 @@
-"""``evaluate`` and ``compare``: gap and task metrics before/after a mitigation, on held-out pairs."""
+"""The held-out evaluation protocol: gap and task metrics before/after a mitigation.
+
+:func:`compare` / :func:`evaluate` split the pairs by image (seeded, :func:`split_pairs`), fit
+each mitigation on the train split only, and report on the test split: the gap in two parts
+(centroid: L2M; what centring cannot remove: RMG, L2I, the sliced Wasserstein distance of
+the centred modalities, linear separability) and the tasks (zero-shot accuracy, retrieval
+R@1/5/10 both ways, linear probes within and across modalities, k-means ARI/V-measure on the
+joint set, mixed-modality retrieval). Anything that needs missing labels or class prompts is
+skipped and listed in ``skipped``.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +28,17 @@ from ..metrics import (
     rmg,
     zero_shot_accuracy,
 )
+from ..metrics.functional.distance import sliced_wasserstein
 from ..metrics.functional.separability import random_split
-from .distance import sliced_wasserstein
-from .tasks import _labels, kmeans_agreement, linear_probe, mixed_modality_retrieval
+from ..metrics.functional.tasks import (
+    check_labels,
+    kmeans_agreement,
+    linear_probe,
+    mixed_modality_retrieval,
+)
+from .base import Mitigation, clone, create_mitigation, list_mitigations
 
-__all__ = ["Split", "split_pairs", "evaluate", "compare", "ROW_KEYS"]
+__all__ = ["Split", "split_pairs", "evaluate", "compare", "ROW_KEYS", "GAP_KEYS"]
 
 #: keys of one result row, in display order, with their meaning (metrics shared with
 #: :func:`gaplab.measure` take their meaning from :data:`~gaplab.metrics.MEASURE_KEYS`)
@@ -31,7 +46,7 @@ ROW_KEYS: dict[str, str] = {
     "method": "mitigation ('none' = the embeddings as given)",
     **{k: MEASURE_KEYS[k] for k in ("l2m", "rmg", "l2i")},
     "sw": "sliced Wasserstein-2 between the centred modalities (what centring leaves)",
-    "modality_sep": MEASURE_KEYS["linear_separability"],
+    "linear_separability": MEASURE_KEYS["linear_separability"],
     "zero_shot": "zero-shot top-1 accuracy with the class prompts",
     **{k: MEASURE_KEYS[k] for k in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")},
     "probe_image": "linear probe: train on train images, test on test images",
@@ -44,7 +59,8 @@ ROW_KEYS: dict[str, str] = {
     "mixed_pair_r1": "mixed corpus: top hit is the query's pair",
 }
 
-GAP_KEYS = ("l2m", "rmg", "l2i", "sw", "modality_sep")
+#: the gap metrics among :data:`ROW_KEYS` (the rest are tasks)
+GAP_KEYS = ("l2m", "rmg", "l2i", "sw", "linear_separability")
 
 
 @dataclass(frozen=True)
@@ -166,7 +182,7 @@ def _prepare(
     if idx is None:
         idx = np.arange(y.shape[0])
     skipped: list[str] = []
-    lab = None if labels is None else _labels(labels, x.shape[0], "evaluate")
+    lab = None if labels is None else check_labels(labels, x.shape[0], "evaluate")
     split = split_pairs(x.shape[0], image_index=idx, test_fraction=test_fraction, seed=seed,
                         train=train, test=test)
     if split.test_images.size < 4:
@@ -222,8 +238,6 @@ def _class_means(y: np.ndarray, text_labels: np.ndarray, rows: np.ndarray) -> np
 
 
 def _as_mitigation(m: Any) -> tuple[str, Any]:
-    from ..mitigate import Mitigation, clone, create_mitigation
-
     if m is None or m == "none":
         return "none", _Identity()
     if isinstance(m, str):
@@ -268,10 +282,10 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
     row["l2i"] = l2i(xte, yte, image_index=ii)
     row["sw"] = sliced_wasserstein(xte, yte, n_projections=n_projections, seed=seed)
     try:
-        row["modality_sep"] = linear_separability(xte, yte, image_index=ii, seed=seed)
+        row["linear_separability"] = linear_separability(xte, yte, image_index=ii, seed=seed)
     except InputError as e:
-        row["modality_sep"] = None
-        skipped.append(f"modality_sep ({label}): {e}")
+        row["linear_separability"] = None
+        skipped.append(f"linear_separability ({label}): {e}")
     row.update(retrieval_recall(xte, yte, image_index=ii, ks=ks))
     for key in ("zero_shot", "probe_image", "probe_cross", "kmeans_ari", "kmeans_vmeasure",
                 "kmeans_modality_ari"):
@@ -290,16 +304,12 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
         elif label == "none":
             skipped.append("probe_image, probe_cross: the train split holds a single class")
         if np.unique(lab_te).size >= 2:
-            km = kmeans_agreement(xte, yte, lab_te, d.labels[d.idx[s.test_texts]], seed=seed)
-            row["kmeans_ari"] = km["ari"]
-            row["kmeans_vmeasure"] = km["v_measure"]
-            row["kmeans_modality_ari"] = km["modality_ari"]
+            row.update(kmeans_agreement(xte, yte, lab_te, d.labels[d.idx[s.test_texts]], seed=seed))
         elif label == "none":
             skipped.append("kmeans_*: the test split holds a single class")
     mixed = mixed_modality_retrieval(xte, yte, image_index=ii)
-    row["mixed_same_modality"] = mixed["same_modality_top1"]
-    row["mixed_same_modality_img"] = mixed["same_modality_top1_image_queries"]
-    row["mixed_pair_r1"] = mixed["pair_r1"]
+    for key in ("mixed_same_modality", "mixed_same_modality_img", "mixed_pair_r1"):
+        row[key] = mixed[key]
     return row
 
 
@@ -363,6 +373,18 @@ def compare(
     >>> r["rows"][1]["l2m"] < r["rows"][0]["l2m"]
     True
     """
+    return _compare(image, text, mitigations, labels=labels, class_text=class_text, query_text=query_text,
+                    image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test,
+                    ks=ks, n_projections=n_projections, include_before=include_before)[0]
+
+
+def _compare(
+    image: Any, text: Any, mitigations: Iterable[Any] | Mapping[str, Any], *, labels: Any, class_text: Any,
+    query_text: Any, image_index: Any, test_fraction: float, seed: int, train: Any, test: Any,
+    ks: Sequence[int], n_projections: int, include_before: bool,
+) -> tuple[dict[str, Any], dict[str, Mitigation], Split]:
+    """:func:`compare`'s result, each row's mitigation as fitted on the train split (row label →
+    object; the "none" row has none) and the split."""
     d = _prepare(image, text, labels=labels, class_text=class_text, query_text=query_text,
                  image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test)
     if isinstance(mitigations, Mapping):
@@ -371,19 +393,20 @@ def compare(
         items = []
         for m in mitigations:
             if isinstance(m, str) and m == "all":
-                from ..mitigate import list_mitigations
-
                 items.extend((n, n) for n in list_mitigations())
             else:
                 items.append((None, m))
     skipped = list(d.skipped)
     rows = []
+    fitted: dict[str, Mitigation] = {}
     todo = ([("none", None)] if include_before else []) + items
     for label, m in todo:
         name, obj = _as_mitigation(m)
         rows.append(_score(obj, label or name, d, ks=ks, seed=seed, n_projections=n_projections,
                            skipped=skipped))
-    return {
+        if isinstance(obj, Mitigation):
+            fitted[label or name] = obj
+    result = {
         "n_images": int(d.x.shape[0]),
         "n_texts": int(d.y.shape[0]),
         "dim": int(d.x.shape[1]),
@@ -392,8 +415,9 @@ def compare(
         "notes": d.notes,
         "gap_keys": list(GAP_KEYS),
         "rows": rows,
-        "meanings": ROW_KEYS,
+        "meanings": dict(ROW_KEYS),
     }
+    return result, fitted, d.split
 
 
 def evaluate(image: Any, text: Any, mitigation: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -8,13 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
-from gaplab.evaluate import (
+from gaplab.metrics.functional.diagnostics import (
     CollapseWarning,
     collapse_warnings,
     collapsed_modality_warning,
+    count_distinct_rows,
     warn_if_collapsed,
 )
-from gaplab.evaluate.collapse import count_distinct_rows
 
 
 def healthy(n=500, d=16, seed=0):

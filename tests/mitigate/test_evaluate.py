@@ -1,4 +1,4 @@
-"""Downstream evaluation: split discipline, each task on hand cases, skips, the distance."""
+"""The held-out protocol (gaplab.mitigate.compare / evaluate): split discipline, rows, skips."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from gaplab import InputError
-from gaplab.evaluate import (
+from gaplab.metrics import MEASURE_KEYS, zero_shot_accuracy
+from gaplab.mitigate import (
+    GAP_KEYS,
     ROW_KEYS,
+    Center,
+    MultiMean,
     compare,
     evaluate,
-    kmeans_agreement,
-    linear_probe,
-    mixed_modality_retrieval,
-    sliced_wasserstein,
+    list_mitigations,
     split_pairs,
 )
-from gaplab.mitigate import Center, list_mitigations
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -141,9 +141,32 @@ def test_skips_without_labels_or_prompts():
 
 def test_zero_shot_uses_query_side_for_multi_mean():
     x, y, labels, ct = labelled()
+    rng = np.random.default_rng(7)
+    x = x + 3.0 * rng.normal(size=x.shape)  # noisy images: zero-shot well below 1
     r = compare(x, y, ["multi-mean"], labels=labels, class_text=ct)
     assert r["rows"][1]["params"] == {"renormalize": True}
-    assert 0.0 <= r["rows"][1]["zero_shot"] <= 1.0
+    assert r["rows"][1]["fitted"]["n_query_"] == 3  # fit with the class prompts as query_text
+    s = split_pairs(120)
+    m = MultiMean().fit(x[s.train_images], y[s.train_texts], query_text=ct)
+    want = zero_shot_accuracy(m.transform_image(x[s.test_images]), m.transform_query(ct), labels[s.test_images])
+    assert r["rows"][1]["zero_shot"] == want
+    assert 0.0 < want < 1.0
+
+
+def test_row_keys_are_the_metric_names():
+    # one name per quantity: a row key that gaplab.measure also reports means the same there
+    shared = [k for k in ROW_KEYS if k in MEASURE_KEYS]
+    assert "linear_separability" in shared and "modality_sep" not in ROW_KEYS
+    assert len(shared) == 10  # l2m, rmg, l2i, linear_separability, six recalls
+    for k in shared:
+        assert ROW_KEYS[k] == MEASURE_KEYS[k], k
+    assert set(GAP_KEYS) <= set(ROW_KEYS)
+    x, y, _, _ = labelled(n=40)
+    r = compare(x, y, ["center"])
+    assert r["gap_keys"] == list(GAP_KEYS) and list(r["meanings"]) == list(ROW_KEYS)
+    assert set(ROW_KEYS) <= set(r["rows"][1])
+    r["meanings"]["l2m"] = "changed"  # the result is the caller's: the module table stays
+    assert ROW_KEYS["l2m"] == MEASURE_KEYS["l2m"]
 
 
 def test_evaluate_before_after():
@@ -193,69 +216,7 @@ def test_on_real_fixture_every_method_lowers_the_gap(fixture_path):
         assert row["l2m"] < before["l2m"], row["method"]
 
 
-# -- sliced Wasserstein ----------------------------------------------------------------------
-def test_sw_known_1d_value():
-    # d = 1: every projection is ±1, W2 between {1, 2} and {3, 4} is 2
-    assert sliced_wasserstein([[1.0], [2.0]], [[3.0], [4.0]], center=False, normalize=False) == pytest.approx(2.0)
-    assert sliced_wasserstein([[1.0], [2.0]], [[3.0], [4.0]], normalize=False) == pytest.approx(0.0)
-
-
-def test_sw_properties():
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(200, 8)), 2.0 * rng.normal(size=(150, 8))  # unequal N is fine
-    assert sliced_wasserstein(x, x) == 0.0
-    a = sliced_wasserstein(x, y, normalize=False)
-    assert a == sliced_wasserstein(x, y, normalize=False)  # seeded
-    assert a == pytest.approx(sliced_wasserstein(y, x, normalize=False))
-    assert a == pytest.approx(sliced_wasserstein(x + 5.0, y - 3.0, normalize=False))  # centred
-    assert a > 5 * sliced_wasserstein(x, rng.normal(size=(150, 8)), normalize=False)
-    assert a != sliced_wasserstein(x, y, normalize=False, seed=1)
-
-
-def test_sw_matches_exact_w2_in_1d_with_unequal_n():
-    x = np.array([[1.0], [2.0], [3.0], [4.0]])
-    y = np.array([[1.0], [3.0]])
-    # optimal coupling 1->1, 2->1, 3->3, 4->3: W2^2 = (0 + 1 + 0 + 1) / 4
-    assert sliced_wasserstein(x, y, center=False, normalize=False) == pytest.approx(np.sqrt(0.5))
-    y3 = np.array([[1.0], [2.0], [6.0]])
-    # N=4 vs K=3: breakpoints 1/4, 1/3, 1/2, 2/3, 3/4, 1 -> exact integral of the step quantiles
-    exact = (0.25 * 0 + (1 / 12) * 1 + (1 / 6) * 0 + (1 / 6) * 1 + (1 / 12) * 9 + 0.25 * 4)
-    assert sliced_wasserstein(x, y3, center=False, normalize=False) == pytest.approx(np.sqrt(exact))
-
-
-@pytest.mark.parametrize("p", [0, -1, 2.5, True])
-def test_sw_bad_projections(p):
-    with pytest.raises(InputError, match="n_projections must be a positive integer"):
-        sliced_wasserstein(np.ones((3, 2)), np.ones((3, 2)), n_projections=p)
-
-
-def test_sw_dimension_mismatch():
-    with pytest.raises(InputError, match="same dimension d"):
-        sliced_wasserstein(np.ones((3, 2)), np.ones((3, 3)))
-
-
-# -- tasks -----------------------------------------------------------------------------------
-def test_mixed_retrieval_identical_modalities_find_pairs():
-    x = np.random.default_rng(0).normal(size=(30, 5))
-    r = mixed_modality_retrieval(x, x)
-    assert r == {"same_modality_top1": 0.0, "same_modality_top1_image_queries": 0.0,
-                 "same_modality_top1_text_queries": 0.0, "pair_r1": 1.0}
-
-
-def test_mixed_retrieval_gap_finds_own_modality():
-    x, y, _, _ = labelled(gap=10.0)
-    assert mixed_modality_retrieval(x, y)["same_modality_top1"] == 1.0
-
-
-def test_kmeans_and_probe():
-    x, y, labels, _ = labelled(gap=0.0)
-    km = kmeans_agreement(x, y, labels, labels)
-    assert km["ari"] > 0.9 and km["v_measure"] > 0.9 and km["modality_ari"] < 0.1
-    assert linear_probe(x[:60], labels[:60], x[60:], labels[60:]) > 0.9
-    with pytest.raises(InputError, match="single class"):
-        linear_probe(x[:10], np.zeros(10, dtype=int), x[10:], labels[10:])
-
-
+# -- class prompts, fitted state -------------------------------------------------------------
 def test_class_prompts_from_train_captions():
     x, y, labels, _ = labelled()
     r = compare(x, y, ["multi-mean"], labels=labels, class_text="train-captions", test=np.arange(0, 120, 4))
@@ -267,15 +228,6 @@ def test_class_prompts_from_train_captions():
     lab[lab == 2] = 3  # class 2 absent everywhere
     with pytest.raises(InputError, match="class 2 has no train caption"):
         compare(x, y, labels=lab, class_text="train-captions")
-
-
-def test_mixed_retrieval_split_by_query_modality():
-    x = np.eye(4)[:, :3] + 0.01  # 4 images
-    y = np.repeat([[0.0, 0.0, 1.0]], 4, axis=0) + np.arange(4)[:, None] * 1e-3  # near-duplicate texts
-    r = mixed_modality_retrieval(x, y)
-    assert r["same_modality_top1_text_queries"] == 1.0
-    assert r["same_modality_top1"] == pytest.approx(
-        (4 * r["same_modality_top1_image_queries"] + 4 * r["same_modality_top1_text_queries"]) / 8)
 
 
 def test_rows_report_fitted_state():
