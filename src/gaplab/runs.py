@@ -27,7 +27,7 @@ from ._json import to_jsonable, write_json
 
 __all__ = [
     "RUN_FILE", "SCHEMA_VERSION", "Claim", "RunRecord", "decide", "t_interval", "bootstrap_interval",
-    "package_versions", "VERDICTS",
+    "package_versions", "VERDICTS", "Verdict", "Side",
 ]
 
 #: the one file of a run folder
@@ -189,9 +189,12 @@ class RunRecord:
     wall_time_s: float = 0.0
     versions: dict[str, str] = field(default_factory=package_versions)
     schema: int = SCHEMA_VERSION
+    #: the run folder (not written: a record is read from its folder)
+    out: Path | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "claims"}
+        d = {f.name: getattr(self, f.name) for f in fields(self)
+             if f.name != "claims" and not f.metadata.get("transient")}
         return to_jsonable({**d, "claims": [c.to_dict() for c in self.claims]})
 
     def write(self, folder: str | Path) -> Path:
@@ -205,7 +208,7 @@ class RunRecord:
         missing = [k for k in ("kind", "name", "config", "seed") if k not in d]
         if missing:
             raise InputError(f"{source}: not a gaplab run record (missing {', '.join(missing)})")
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls) if not f.metadata.get("transient")}
         kw = {k: v for k, v in d.items() if k in names}
         claims = kw.pop("claims", None) or []
         if not isinstance(claims, list) or not all(isinstance(c, dict) for c in claims):
@@ -226,4 +229,6 @@ class RunRecord:
             raise InputError(f"{path}: no such run record (a run folder holds {RUN_FILE})") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"{path}: cannot read the run record ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        record = cls.from_dict(data, source=str(path))
+        record.out = path.parent
+        return record

@@ -67,21 +67,29 @@ def sphere_cfg(tmp_path):
 
 # -- train -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("engine", ["torch", "fast"])
+def torch_load_state(path):
+    from gaplab.train._state import load_state
+
+    return load_state(path, kind="checkpoint")
+
+
+@pytest.mark.parametrize("engine", ["torch", "numba"])
 def test_train_refuses_a_folder_with_another_run(tmp_path, sphere_cfg, engine):
     pytest.importorskip("torch")
+    pytest.importorskip("numba")
     out = tmp_path / "o"
     assert cli("train", sphere_cfg, "--out", out, "--engine", engine).exit_code == 0
-    before = (out / "history.json").read_bytes()
+    before = (out / "run.json").read_bytes()
     # before: the second run exited 0 and silently replaced the first one's files
     one_line_error(cli("train", sphere_cfg, "--out", out, "--engine", engine),
-                   r"o already holds a run \(history.json, .*\); give another --out, or --overwrite to replace it")
-    assert (out / "history.json").read_bytes() == before
-    other = "fast" if engine == "torch" else "torch"
+                   r"o already holds a run \(run.json, .*\); give another --out, or --overwrite to replace it")
+    assert (out / "run.json").read_bytes() == before
+    other = "numba" if engine == "torch" else "torch"
     r = cli("train", sphere_cfg, "--out", out, "--engine", other, "--overwrite")
     assert r.exit_code == 0, r.output
-    ck = {"torch": "checkpoint.pt", "fast": "checkpoint.npz"}
-    assert (out / ck[other]).is_file() and not (out / ck[engine]).exists()  # the old run's checkpoint went
+    assert json.loads((out / "run.json").read_text())["engine"] == other  # the new run's record
+    ck = torch_load_state(out / "checkpoint.pt")
+    assert ck["engine"] == other  # the old run's checkpoint went
     assert sorted(p for p in os.listdir(out) if p.startswith(".")) == []  # no temporaries or lock left
 
 
@@ -114,13 +122,13 @@ def test_unwritable_out_is_one_line(tmp_path, sphere_cfg, monkeypatch):
     real = os.replace
 
     def full(src, dst):
-        if str(dst).endswith("history.json"):
+        if str(dst).endswith("run.json"):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", full)
     one_line_error(cli("train", sphere_cfg, "--out", tmp_path / "full"),
-                   r"cannot write .*full/history.json: No space left on device")
+                   r"cannot write .*full/run.json: No space left on device")
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores folder permissions")
@@ -136,19 +144,19 @@ def test_read_only_out_is_one_line(tmp_path, sphere_cfg):
 
 def test_os_errors_from_commands_become_one_line(tmp_path, sphere_cfg, monkeypatch):
     pytest.importorskip("torch")
-    import gaplab.train.config as config
+    import gaplab.train.run as run
 
     def read_only(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/history.json")
 
-    monkeypatch.setattr(config, "run_config", read_only)
+    monkeypatch.setattr(run, "run_spec", read_only)
     one_line_error(cli("train", sphere_cfg, "--out", tmp_path / "o"),
                    r"^gaplab: error: cannot write /mnt/ro/history.json: Read-only file system$")
 
     def bug(*a, **k):
         raise OSError("no file, no errno: a bug")
 
-    monkeypatch.setattr(config, "run_config", bug)
+    monkeypatch.setattr(run, "run_spec", bug)
     r = cli("train", sphere_cfg, "--out", tmp_path / "o")
     assert r.exit_code == 1 and isinstance(r.exception, OSError)  # bugs keep their traceback
 
@@ -156,16 +164,16 @@ def test_os_errors_from_commands_become_one_line(tmp_path, sphere_cfg, monkeypat
 # -- reproduce ----------------------------------------------------------------------------------
 
 def test_two_recipes_one_folder(tmp_path, recipes):
-    """Before: both exited 0; the first results.json was lost and the report mixed both figures."""
+    """Before: both exited 0; the first run record was lost and the report mixed both figures."""
     a, b, _ = recipes
     out = tmp_path / "r"
     assert cli("reproduce", a, "--out", out).exit_code == 0
-    one_line_error(cli("reproduce", b, "--out", out), r"already holds a run \(results.json\)")
-    assert json.loads((out / "results.json").read_text())["recipe"] == a
+    one_line_error(cli("reproduce", b, "--out", out), r"already holds a run \(run.json\)")
+    assert json.loads((out / "run.json").read_text())["name"] == a
     r = cli("reproduce", b, "--out", out, "--overwrite")
     assert r.exit_code == 0, r.output
-    assert json.loads((out / "results.json").read_text())["recipe"] == b
-    assert sorted(os.listdir(out)) == ["b_fig.png", "results.json"]  # a's figure went with a's results
+    assert json.loads((out / "run.json").read_text())["name"] == b
+    assert sorted(os.listdir(out)) == ["b_fig.png", "run.json"]  # a's figure went with a's results
 
 
 def test_reproduce_json_stdout_is_only_json(tmp_path, recipes):
@@ -174,7 +182,7 @@ def test_reproduce_json_stdout_is_only_json(tmp_path, recipes):
     r = cli("reproduce", chatty, "--quick", "--json", "--out", tmp_path / "c")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data["recipe"] == chatty
+    assert data["name"] == chatty
     assert f"{chatty}: 3 runs" in r.stderr
 
 
@@ -206,18 +214,19 @@ def test_demo_refuses_a_folder_with_another_run(tmp_path):
     out.mkdir()
     (out / "summary.json").write_text("{}")
     one_line_error(cli("demo", "--quick", "--out", out), r"already holds a run \(summary.json\)")
-    one_line_error(cli("demo", "--quick", "--out", out, "--seed", "-1"), r"--seed must be an integer >= 0")
+    one_line_error(cli("demo", "--quick", "--out", out, "--seed", "-1"), r"seed must be an integer >= 0")
 
 
 def test_demo_overwrite_removes_the_previous_demo(tmp_path):
-    from gaplab.report.demo import _previous_demo
+    from gaplab.recipes._base import _previous_outputs
+    from gaplab.runs import RunRecord
 
     out = tmp_path / "d"
-    (out / "clip_flt").mkdir(parents=True)
-    (out / "summary.json").write_text(json.dumps({"mitigation": "flt"}))
-    (out / "clip_flt" / "history.json").write_text("{}")
-    (out / "clip_flt.npz").write_text("x")
+    RunRecord(kind="train", name="clip_flt", config={}, seed=0).write(out / "clip_flt")
+    RunRecord(kind="recipe", name="demo", config={}, seed=0, pairs=["clip_flt.npz"], figures=["f.png"]).write(out)
+    for name in ("clip_flt.npz", "f.png", "report.html"):
+        (out / name).write_text("x")
     (out / "mine.txt").write_text("keep")
-    with run_folder(out, overwrite=True, stale=_previous_demo):
+    with run_folder(out, overwrite=True, stale=_previous_outputs):
         pass
     assert sorted(os.listdir(out)) == ["mine.txt"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
 
@@ -16,10 +17,11 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "caption-presence-bias" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "caption-presence-bias" and data["config"]["quick"] is True
     assert (run.out / "caption_presence_bias.png").stat().st_size > 10_000
-    assert len(data["claims"]) == 3 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 3
+    check_record(data)
     assert run.measured["factors"] == ["thickness", "scale", "colour"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
 
@@ -16,12 +17,12 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "cone-effect" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "cone-effect" and data["config"]["quick"] is True
     for f in ("cone_histograms.png", "cone_by_depth.png", "cone_random_inits.png"):
         assert (run.out / f).stat().st_size > 10_000
         assert f in data["figures"]
-    assert all(isinstance(c["held"], bool) for c in data["claims"])
+    check_record(data)
 
 
 def test_nonlinear_cone_grows_with_depth(run):

@@ -6,9 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
-from gaplab.recipes.contrastive_gap import LOSSES, TwoViews, _augment
+from gaplab.recipes.contrastive_gap import LOSSES, SHRINK_MARGIN, TwoViews, _augment
+from gaplab.runs import decide, t_interval
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def quick(tmp_path_factory):
 
 def test_outputs_exist(quick):
     res, out = quick
-    data = json.loads((out / "results.json").read_text())
+    data = json.loads((out / "run.json").read_text())
     assert data["measured"]["dataset"] == "digits"
     assert set(data["measured"]["results"]) == {"3", "32", "128"}
     for d in data["measured"]["results"].values():
@@ -43,11 +45,19 @@ def test_clip_leaves_a_gap_and_towers_learn(quick):
 
 
 def test_claims_follow_measurements(quick):
-    res = quick[0]
-    r = res.measured["results"]["128"]
-    by = {c.claim: c.held for c in res.claims}
-    assert by["CUA shrinks the gap below CLIP's (128 d)"] == (r["cua"]["l2m"] < r["clip"]["l2m"])
-    assert by["CUAXU shrinks the gap below CLIP's (128 d)"] == (r["cuaxu"]["l2m"] < r["clip"]["l2m"])
+    res, out = quick
+    check_record(json.loads((out / "run.json").read_text()))
+    ps = res.measured["per_seed"]["128"]
+    by = {c.claim: c for c in res.claims}
+    for loss in ("cua", "cuaxu"):
+        c = by[f"{loss.upper()} shrinks the gap below CLIP's (128 d)"]
+        d = [a["l2m"] - b["l2m"] for a, b in zip(ps["clip"], ps[loss], strict=True)]
+        assert c.per_seed == pytest.approx(d) and c.n_seeds == 2
+        assert c.verdict == decide(t_interval(d)[1], margin=SHRINK_MARGIN)
+        assert by[f"{loss.upper()} makes the embeddings more uniform than CLIP (128 d)"].kind == "sanity"
+    helps = by["closing the gap helps downstream accuracy (CUA vs CLIP, other-tower prototypes, 128 d)"]
+    if by["CUA shrinks the gap below CLIP's (128 d)"].verdict != "held":
+        assert helps.verdict == "inconclusive"
 
 
 def test_augment_and_views_seeded():

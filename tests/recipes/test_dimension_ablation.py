@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _contract import check_record
 
 from gaplab.metrics import l2m
 from gaplab.recipes import reproduce
@@ -35,10 +36,11 @@ def fixture_path():
 
 
 def test_outputs_written(mad_run):
-    data = json.loads((mad_run.out / "results.json").read_text())
-    assert data["recipe"] == "dimension-ablation" and data["config"]["quick"] is True
+    data = json.loads((mad_run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "dimension-ablation" and data["config"]["quick"] is True
     assert (mad_run.out / "dimension_ablation.png").stat().st_size > 10_000
-    assert len(data["claims"]) == 4 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 4
+    check_record(data)
 
 
 def test_two_dimensions_separate_the_modalities(mad_run, pairs_run):

@@ -36,7 +36,7 @@ def test_fixture_pairs_without_labels(fixture_path, tmp_path):
     closing = next(c for c in r.claims if c.claim.startswith("closing the gap"))
     assert closing.held
     assert (tmp_path / "embedding_shift.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "results.json").read_text())["config"]["pairs"].endswith("videoclip_pairs.npy")
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["pairs"].endswith("videoclip_pairs.npy")
 
 
 def test_pairs_with_labels_gets_zero_shot(tmp_path):

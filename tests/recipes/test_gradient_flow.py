@@ -19,8 +19,8 @@ def quick(tmp_path_factory):
 
 def test_outputs_exist(quick):
     res, out = quick
-    data = json.loads((out / "results.json").read_text())
-    assert data["recipe"] == "gradient-flow" and len(data["claims"]) == 6
+    data = json.loads((out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "gradient-flow" and len(data["claims"]) == 6
     for f in res.figures:
         assert (out / f).stat().st_size > 0
 

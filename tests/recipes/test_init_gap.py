@@ -16,8 +16,8 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "init-gap"
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "init-gap"
     assert (run.out / "init_gap.png").stat().st_size > 10_000
     assert len(data["claims"]) == len(run.measured["models"])
 

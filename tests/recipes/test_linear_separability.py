@@ -26,7 +26,7 @@ def test_pairs_file_trained_dump(fixture_path, tmp_path):
     assert a["train_pairs"] == 25
     assert a["mean"] == 1.0  # the paper's 100 %, on a real trained contrastive model
     assert len(r.claims) == 1 and r.claims[0].held
-    data = json.loads((tmp_path / "results.json").read_text())
+    data = json.loads((tmp_path / "run.json").read_text())
     assert data["figures"] == ["linear_separability.png"]
 
 

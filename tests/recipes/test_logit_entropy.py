@@ -20,7 +20,7 @@ def quick(tmp_path_factory):
 
 def test_outputs_exist(quick):
     res, out = quick
-    data = json.loads((out / "results.json").read_text())
+    data = json.loads((out / "run.json").read_text())
     assert len(data["claims"]) == 2
     assert (out / "gap_vs_logit_entropy.png").stat().st_size > 0
     assert len(data["measured"]["trajectories"]["frozen"]) == data["measured"]["seeds"]

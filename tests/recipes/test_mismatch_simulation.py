@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
 
@@ -16,12 +17,13 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "mismatch-simulation" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "mismatch-simulation" and data["config"]["quick"] is True
     for f in ("mismatch_training.png", "mismatch_landscape.png"):
         assert (run.out / f).stat().st_size > 10_000
         assert f in data["figures"]
-    assert len(data["claims"]) == 7 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 7
+    check_record(data)
 
 
 def test_mismatch_at_low_temperature_preserves_the_gap(run):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
 
@@ -17,10 +18,11 @@ def run(tmp_path_factory):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "neighbourhoods" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "neighbourhoods" and data["config"]["quick"] is True
     assert (run.out / "neighbourhoods.png").stat().st_size > 10_000
-    assert len(data["claims"]) == 3 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 3
+    check_record(data)
 
 
 def test_neighbourhood_orderings_differ_across_modalities(run):

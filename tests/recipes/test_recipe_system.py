@@ -1,4 +1,4 @@
-"""The recipe system itself: registry, results.json contract, CLI, errors."""
+"""The recipe system itself: registry, run.json contract, CLI, errors."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def toy_recipe():
 
 def test_reproduce_writes_results_and_figures(toy_recipe, tmp_path):
     r = reproduce(toy_recipe, out=tmp_path, seed=3, verbose=False)
-    data = json.loads((tmp_path / "results.json").read_text())
-    assert data["seed"] == 3 and data["recipe"] == toy_recipe
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert data["seed"] == 3 and data["kind"] == "recipe" and data["name"] == toy_recipe
     assert data["claims"][0]["held"] is True
     assert (tmp_path / "toy.png").stat().st_size > 0
     assert data["figures"] == ["toy.png"]
@@ -70,6 +70,6 @@ def test_reproduce_api_checks_seed_threads_params_and_folder(toy_recipe, tmp_pat
     with pytest.raises(ConfigError, match="parameter scale must be a number, got 'big'"):
         reproduce(toy_recipe, out=tmp_path / "a", params={"scale": "big"}, verbose=False)
     reproduce(toy_recipe, out=tmp_path / "a", verbose=False)
-    with pytest.raises(ConfigError, match=r"already holds a run \(results.json\)"):
+    with pytest.raises(ConfigError, match=r"already holds a run \(run.json\)"):
         reproduce(toy_recipe, out=tmp_path / "a", verbose=False, overwrite=False)
     reproduce(toy_recipe, out=tmp_path / "a", verbose=False)  # the Python default replaces the run

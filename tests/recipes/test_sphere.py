@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _contract import check_record
 
 from gaplab.recipes import reproduce
 
@@ -20,12 +21,13 @@ def _key(loss, init, tau=0.07):
 
 
 def test_outputs_written(run):
-    data = json.loads((run.out / "results.json").read_text())
-    assert data["recipe"] == "sphere" and data["config"]["quick"] is True
+    data = json.loads((run.out / "run.json").read_text())
+    assert data["kind"] == "recipe" and data["name"] == "sphere" and data["config"]["quick"] is True
     for f in ("sphere_snapshots.png", "sphere_inits.png", "sphere_distance.png", "sphere_temperature.png"):
         assert (run.out / f).stat().st_size > 10_000
         assert f in data["figures"]
-    assert len(data["claims"]) == 7 and all(isinstance(c["held"], bool) for c in data["claims"])
+    assert len(data["claims"]) == 7
+    check_record(data)
     assert run.measured["steps"] == 100_000 and run.measured["record_steps"][-1] == 100_000
 
 

@@ -21,7 +21,7 @@ def run(tmp_path_factory):
 
 
 def test_outputs(run):
-    data = json.loads((run.out / "results.json").read_text())
+    data = json.loads((run.out / "run.json").read_text())
     assert data["measured"]["taus"] == pytest.approx([1, 0.1, 0.05, 1 / 30, 0.02, 0.01])
     assert (run.out / "temperature.png").stat().st_size > 10_000
     assert len(data["claims"]) == 3

@@ -6,10 +6,18 @@ import json
 
 import numpy as np
 import pytest
+from _contract import check_record
 
 from gaplab import ConfigError
-from gaplab.recipes import reproduce
-from gaplab.recipes.temperature_mitigation import BASELINE, VARIANTS, latent_pairs
+from gaplab.recipes import reproduce, summary_verdict
+from gaplab.recipes.temperature_mitigation import (
+    BASELINE,
+    GAP_MARGIN,
+    R1_MARGIN,
+    VARIANTS,
+    latent_pairs,
+)
+from gaplab.runs import decide, t_interval
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +28,7 @@ def quick(tmp_path_factory):
 
 def test_outputs_exist(quick):
     res, out = quick
-    data = json.loads((out / "results.json").read_text())
+    data = json.loads((out / "run.json").read_text())
     assert set(data["measured"]["table"]) == set(VARIANTS)
     assert len(data["claims"]) == 2 * (len(VARIANTS) - 1) + 2
     assert (out / "mitigations.png").stat().st_size > 0
@@ -41,12 +49,25 @@ def test_hard_swap_lowers_gap(quick):
 
 
 def test_claims_follow_measurements(quick):
-    res = quick[0]
-    table = res.measured["table"]
+    res, out = quick
+    check_record(json.loads((out / "run.json").read_text()))
+    runs = res.measured["runs"]
+    seen = 0
     for c in res.claims:
-        name = c.claim.split(": gap below")[0] if ": gap below" in c.claim else None
-        if name:
-            assert c.held == (table[name]["gap_mean"] < table[BASELINE]["gap_mean"])
+        if ": gap below" in c.claim or ": R@1 not worse" in c.claim:
+            name = c.claim.split(": ")[0]
+            if ": gap below" in c.claim:
+                d, null, margin = [b["gap"] - r["gap"] for b, r in zip(runs[BASELINE], runs[name], strict=True)], 0.0, GAP_MARGIN
+            else:
+                d, null, margin = [r["r1"] - b["r1"] for b, r in zip(runs[BASELINE], runs[name], strict=True)], -R1_MARGIN, 0.0
+            assert c.per_seed == pytest.approx(d) and c.n_seeds == len(d) == 2
+            assert c.verdict == decide(t_interval(d)[1], null=null, margin=margin)
+            seen += 1
+    assert seen == 2 * (len(VARIANTS) - 1)
+    summary = [c for c in res.claims if c.claim.startswith(("every mitigation", "no mitigation"))]
+    assert [c.verdict for c in summary] == [
+        summary_verdict([c for c in res.claims if ": gap below" in c.claim]),
+        summary_verdict([c for c in res.claims if ": R@1 not worse" in c.claim])]
 
 
 def test_seeded_identical():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 import numpy as np
@@ -15,6 +14,7 @@ from gaplab.cli import main
 from gaplab.io import make_example_pairs
 from gaplab.metrics import l2m
 from gaplab.report import build_report
+from gaplab.runs import Claim, RunRecord
 
 
 def _imgs(text):
@@ -44,17 +44,20 @@ def test_pairs_report_embeds_figures_and_finite_numbers(tmp_path, fixture_path):
 def test_run_folder_and_side_by_side(tmp_path, fixture_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "history.json").write_text(json.dumps([{"step": s, "loss": 1.0 / (s + 1), "l2m": 0.5 + s / 100}
-                                                  for s in range(0, 50, 10)]))
-    (run / "results.json").write_text(json.dumps({
-        "recipe": "toy", "paper": "000", "seed": 0, "wall_time_s": 1.0, "figures": [], "measured": {"gap": 0.3},
-        "claims": [{"claim": "gap > 0", "paper_value": 0.8, "measured": 0.3, "held": True},
-                   {"claim": "gap > 1", "paper_value": 1.2, "measured": 0.3, "held": False}]}))
     make_example_pairs(run / "emb.npz", n=120, dim=8)
+    RunRecord(
+        kind="recipe", name="toy", paper="000", config={}, seed=0, wall_time_s=1.0, measured={"gap": 0.3},
+        history={"records": [{"step": s, "loss": 1.0 / (s + 1), "l2m": 0.5 + s / 100} for s in range(0, 50, 10)]},
+        claims=[Claim("gap > 0", 0.8, 0.3, "held"), Claim("gap > 1", 1.2, 0.3, "not held"),
+                Claim("gap > 0.2", 0.8, 0.3, "inconclusive", criterion="gap − 0.2 > 0", effect=0.1,
+                      ci95=[-0.05, 0.25], n_seeds=3, per_seed=[0.0, 0.1, 0.2])],
+        pairs=["emb.npz"],
+    ).write(run)
     out = build_report([run, fixture_path("videoclip_pairs.npy")], tmp_path / "r.html", umap=False)
     text = out.read_text()
     assert "Side by side" in text
     assert text.count("NOT HELD") == 1 and "<tr class=\"held\">" in text
+    assert "<tr class=\"incon\"><td>INCONCLUSIVE</td>" in text and "0.1 [-0.05, 0.25], 3 seed(s)" in text
     assert len(_imgs(text)) == 1 + 3 + 3  # history + pairs in the run + the fixture
 
 
@@ -70,21 +73,10 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file or folder"):
         build_report([tmp_path / "nope"], tmp_path / "r.html")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no results.json, history.json"):
+    with pytest.raises(InputError, match=r"empty: not a run folder \(no run.json\)"):
         build_report([tmp_path / "empty"], tmp_path / "r.html")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2 and res.stderr.startswith("gaplab: error:")
-
-
-def test_trainer_history_file_is_read(tmp_path):
-    pytest.importorskip("torch")
-    from gaplab.report.builder import _history_records
-    from gaplab.train import History
-
-    h = History([{"step": 0, "l2m": 1.0}, {"step": 10, "l2m": 0.5}])
-    h.to_json(tmp_path / "history.json")
-    recs = _history_records(json.loads((tmp_path / "history.json").read_text()))
-    assert [r["l2m"] for r in recs] == [1.0, 0.5]
 
 
 def test_zero_shot_row_when_the_file_has_class_prompts(tmp_path):

@@ -63,23 +63,28 @@ def evil_run(tmp_path):
     (tmp_path / "secret.png").write_bytes(SECRET)
     run = tmp_path / f"run{IMG}"
     run.mkdir()
-    (run / "results.json").write_text(json.dumps({
-        "recipe": XSS, "paper": IMG, "seed": XSS, "wall_time_s": 1.5,
+    (run / "run.json").write_text(json.dumps({
+        "kind": "recipe", "name": XSS, "paper": IMG, "seed": XSS, "wall_time_s": 1.5, "config": {XSS: IMG},
+        "engine": XSS,
         "figures": [str(tmp_path / "secret.png"), "../secret.png", "/etc/passwd.png", "inside_link.png",
-                    f"{XSS}.png"],
-        "measured": {XSS: 0.5, "gap": 0.3},
-        "claims": [{"claim": f"{XSS} {LINK} `code` a|b", "paper_value": IMG, "measured": 0.3, "held": True},
-                   {"claim": "ok", "paper_value": 1.0, "measured": XSS, "held": XSS}],
+                    "linked.png", f"{XSS}.png"],
+        "measured": {XSS: 0.5, "gap": 0.3, "headline": f"{XSS} {LINK}",
+                     "tables": {"stages": [{f"{XSS}col": f"{IMG} | x", "l2m": 0.1}]}},
+        "final_metrics": {XSS: 1.0, "note": IMG},
+        "pairs": [f"{XSS_NAME}.npz", "../outside.npz"],
+        "claims": [{"claim": f"{XSS} {LINK} `code` a|b", "paper_value": IMG, "measured": 0.3, "verdict": "held",
+                    "criterion": XSS},
+                   {"claim": "ok", "paper_value": 1.0, "measured": XSS, "verdict": "not held", "note": IMG}],
     }))
     (run / "inside_link.png").symlink_to(tmp_path / "secret.png")  # a link that leaves the folder
     (run / "linked.png").symlink_to("../secret.png")
-    (run / "metrics.json").write_text(json.dumps({
-        XSS: 1.0, "note": IMG, "headline": f"{XSS} {LINK}", "stages": [{f"{XSS}col": f"{IMG} | x", "l2m": 0.1}]}))
     rng = np.random.default_rng(0)
     save_pairs(run / f"{XSS_NAME}.npz", rng.normal(size=(40, 4)), rng.normal(size=(40, 4)))
     sub = run / XSS_NAME
     sub.mkdir()
-    (sub / "metrics.json").write_text(json.dumps({"l2m": 0.2}))
+    (sub / "run.json").write_text(json.dumps({"kind": "train", "name": XSS, "config": {}, "seed": 0,
+                                              "final_metrics": {"l2m": 0.2},
+                                              "history": {"records": [{"step": 0, XSS: 1.0}, {"step": 5, XSS: 0.5}]}}))
     return run
 
 
@@ -89,6 +94,7 @@ def test_html_report_escapes_run_data(tmp_path, evil_run):
     _assert_no_markup_from_data(text)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # shown, as text
     assert "seed &lt;script&gt;" in text and "Recipe <b>&lt;script&gt;" in text
+    assert "Pairs file &#x27;../outside.npz&#x27; from run.json lies outside the run folder; skipped." in text
     assert "Side by side" in text
 
 
@@ -98,7 +104,7 @@ def test_figures_from_outside_the_run_folder_are_not_embedded(tmp_path, evil_run
     assert base64.b64encode(SECRET).decode()[:40] not in text
     for name in ("../secret.png", "inside_link.png", "linked.png", "/etc/passwd.png"):
         pattern = rf"Note: Figure {re.escape(html.escape(repr(name)))}[^<]*lies outside the run folder; skipped"
-        assert len(re.findall(pattern, text)) == 1, name  # once, though inside_link.png is listed and loose
+        assert len(re.findall(pattern, text)) == 1, name
 
 
 def test_markdown_report_escapes_run_data(tmp_path, evil_run):
@@ -124,7 +130,7 @@ def test_markdown_report_copies_no_figure_from_outside(tmp_path, evil_run):
     text = build_report([evil_run], tmp_path / "r.md", format="md", umap=False).read_text()
     figs = list((tmp_path / "r_figures").iterdir())
     assert figs and all(p.read_bytes() != SECRET for p in figs)
-    assert "Figure '../secret.png' from results.json lies outside the run folder; skipped." in text
+    assert "Figure '../secret.png' from run.json lies outside the run folder; skipped." in text
 
 
 def test_md_escape():
@@ -144,24 +150,24 @@ def test_figures_inside_the_run_folder_are_still_embedded(tmp_path):
     (run / "figs" / "a.png").write_bytes(SECRET)
     (run / "b.png").symlink_to("figs/a.png")  # a link that stays inside
     (run / "fake.png").write_text("<svg onload=alert(1)>")
-    (run / "results.json").write_text(json.dumps({"recipe": "r", "figures": ["figs/a.png", "figs/../figs/a.png"]}))
+    (run / "run.json").write_text(json.dumps({"kind": "recipe", "name": "r", "config": {}, "seed": 0,
+                                              "figures": ["figs/a.png", "figs/../figs/a.png", "b.png", "fake.png"]}))
     text = build_report([run], tmp_path / "r.html", umap=False).read_text()
-    assert _embedded(text).count(SECRET) == 4  # 2 from results.json, b.png, and figs/ as a sub-folder
-    assert "Note: Figure &#x27;fake.png&#x27; is not a PNG or GIF image; skipped." in text
+    assert _embedded(text).count(SECRET) == 3  # the three listed names that are images inside the folder
+    assert "Note: Figure &#x27;fake.png&#x27; from run.json is not a PNG or GIF image; skipped." in text
     assert "svg" not in text
 
 
-def test_results_json_fields_of_the_wrong_type_are_shown_not_fatal(tmp_path):
+def test_run_json_fields_of_the_wrong_type_are_shown_not_fatal(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "results.json").write_text(json.dumps({"wall_time_s": "slow", "claims": "none", "figures": "a.png",
-                                                   "measured": [1, 2], "seed": None}))
-    (run / "sub").mkdir()
-    (run / "sub" / "results.json").write_text(json.dumps({"figures": [7, None, {"a": 1}], "claims": [1, {"held": 1}]}))
-    (run / "metrics.json").write_text(json.dumps({"top_dims": [{"dim": "x"}], "l2m": 0.5}))
+    (run / "run.json").write_text(json.dumps({"kind": "recipe", "name": "r", "config": {}, "seed": None,
+                                              "wall_time_s": "slow", "figures": [7, None, {"a": 1}],
+                                              "measured": [1, 2], "final_metrics": {"top_dims": [{"dim": "x"}],
+                                                                                      "l2m": 0.5}}))
     text = build_report([run], tmp_path / "r.html", umap=False).read_text()
     assert "seed —, ? s." in text and "<td>l2m</td>" in text
-    assert text.count("results.json lists a figure that is not a file name") == 3
+    assert text.count("run.json lists a figure that is not a file name") == 3
 
 
 def _one_error_line(res, match: str) -> None:
@@ -204,13 +210,16 @@ def test_bad_max_rows_in_python():
         build_report(["x"], "r.html", seed=-3)
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", '"text"', "{not json", "\xff\xfe"])
-def test_cli_results_json_that_is_not_an_object(tmp_path, content):
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', "{not json", "\xff\xfe", '{"kind": "x"}',
+                                     '{"kind": "recipe", "name": "r", "config": {}, "seed": 0, "claims": "none"}',
+                                     '{"kind": "recipe", "name": "r", "config": {}, "seed": 0, "claims": [{"held": 1}]}'])
+def test_cli_run_json_that_is_not_a_run_record(tmp_path, content):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "results.json").write_bytes(content.encode("latin-1"))
+    (run / "run.json").write_bytes(content.encode("latin-1"))
     res = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "r.html")])
-    _one_error_line(res, r"results\.json: (expected a JSON object .*got a JSON (array|string)|cannot read JSON)")
+    _one_error_line(res, r"run\.json: (a run record must be a JSON object|cannot read the run record|"
+                         r"not a gaplab run record|'claims' must be a list|malformed run record)")
 
 
 def test_one_dimensional_embeddings_skip_the_2d_views(tmp_path, pairs):

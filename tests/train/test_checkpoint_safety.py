@@ -163,19 +163,54 @@ def test_resume_refuses_another_model_or_a_foreign_state(tmp_path):
     with pytest.raises(InputError, match=r"is not a trainer checkpoint \(keys \['weights'\]\)"):
         make(steps=40).fit(resume_from=tmp_path / "other.pt")
     state = load_state(tmp_path / "ck.pt", kind="checkpoint")
-    state["rng"] = "not a generator state"
+    state["batches"]["rng"] = "not a generator state"
     save_state(tmp_path / "bad.pt", state, kind="checkpoint")
     with pytest.raises(InputError, match=r"checkpoint '.*bad.pt' could not be restored: "):
         make(steps=40).fit(resume_from=tmp_path / "bad.pt")
 
 
-def test_fast_engine_does_not_pretend_to_resume(tmp_path):
+def test_resume_refuses_the_other_engine(tmp_path):
+    """Before: the fast engine could not resume at all; now each engine resumes its own checkpoints only."""
+    pytest.importorskip("numba")
     cfg = tmp_path / "s.json"
     cfg.write_text(json.dumps(SPHERE))
     out = tmp_path / "out"
     assert cli("train", cfg, "--out", out).exit_code == 0  # torch engine: checkpoint.pt
-    one_line_error(cli("train", cfg, "--out", out, "--resume", "--engine", "fast", "--steps", "40"),
-                   r"is a torch-engine checkpoint, but this config runs on the fast engine, which cannot resume")
+    one_line_error(cli("train", cfg, "--out", out, "--resume", "--engine", "numba", "--steps", "40"),
+                   r"was written by the torch engine, but this run uses the numba engine; resume with engine "
+                   r"'torch' \(--engine torch\)")
+    assert load_state(out / "checkpoint.pt", kind="checkpoint")["engine"] == "torch"
+
+
+def test_callback_state_is_checkpointed_generically(tmp_path):
+    """Before: the trainer special-cased MetricsCallback; other callbacks' state was lost on resume."""
+    from gaplab.train import Callback
+
+    class Count(Callback):
+        def __init__(self):
+            self.n = 0
+
+        def on_logs(self, state, logs):
+            self.n += len(logs["loss"])
+
+        def next_call(self, step, total):
+            return None
+
+        def state_dict(self):
+            return {"n": self.n}
+
+        def load_state_dict(self, state):
+            self.n = state["n"]
+
+    half = make(steps=40, callbacks=[Count()])
+    half.total_steps = 20
+    half.fit()
+    half.save_checkpoint(tmp_path / "ck.pt")
+    saved = load_state(tmp_path / "ck.pt", kind="checkpoint")["callbacks"]
+    assert saved["Count"] == {"n": 20} and set(saved["MetricsCallback"]) == {"sum", "n"}
+    resumed = make(steps=40, callbacks=[Count()])
+    resumed.fit(resume_from=tmp_path / "ck.pt")
+    assert resumed.callbacks[1].n == 40
 
 
 @pytest.mark.parametrize("change, named", [

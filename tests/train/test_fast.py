@@ -1,4 +1,5 @@
-"""The numba fast path equals the autograd Trainer to 1e-10 in float64 over 1,000 steps."""
+"""The numba kernels (batch-of-runs API and the Trainer's numba engine) equal the autograd
+(torch) engine to 1e-10 in float64 over 1,000 steps."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from gaplab.train.fast import sphere_grid_fast, train_free_embeddings_fast  # no
 
 def autograd_run(x0, y0, steps, **kw):
     m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
-    tr = Trainer(m, steps=steps, lr=kw.pop("lr", 0.01), batch_size=kw.pop("batch_size", 10), **kw)
+    tr = Trainer(m, steps=steps, lr=kw.pop("lr", 0.01), batch_size=kw.pop("batch_size", 10), engine="torch", **kw)
     tr.fit()
+    assert tr.engine.name == "torch"
     return m.x.detach().numpy(), m.y.detach().numpy()
 
 
@@ -60,7 +62,7 @@ def test_fast_learnable_temperature_equals_autograd(loss, spec):
     fast = train_free_embeddings_fast(x0, y0, loss=loss, temperature=spec, steps=1000, seed=3,
                                       snapshot_steps=[0, 500], loss_every=500)
     m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
-    tr = Trainer(m, loss=loss, temperature=spec, steps=1000, seed=3, lr=0.01, batch_size=10)
+    tr = Trainer(m, loss=loss, temperature=spec, steps=1000, seed=3, lr=0.01, batch_size=10, engine="torch")
     tr.fit()
     assert np.abs(fast.params_x - m.x.detach().numpy()).max() < 1e-10
     assert np.abs(fast.params_y - m.y.detach().numpy()).max() < 1e-10
@@ -68,6 +70,54 @@ def test_fast_learnable_temperature_equals_autograd(loss, spec):
     assert fast.temperatures[1000] == pytest.approx(tr.temperature.value(), abs=1e-12)
     assert fast.temperatures[0] != pytest.approx(fast.temperatures[1000])  # it moved
     assert fast.tau_history.shape == (2,)
+
+
+@pytest.mark.parametrize("options", [
+    dict(loss="clip", temperature=0.07, mismatch=0.1),
+    dict(loss="slip", loss_kwargs={"views": "paired", "simclr_weight": 0.5}, temperature={"name": "tr"}),
+    dict(loss="simclr", temperature={"name": "schedule", "schedule": "cosine", "init_value": 0.05, "end_value": 0.2}),
+])
+def test_trainer_engines_agree(options):
+    """Trainer(engine="numba") and Trainer(engine="torch"): the same run to 1e-10, history included."""
+    runs = {}
+    for engine in ("numba", "torch"):
+        m = FreeEmbeddings(150, 3, init="nearby", seed=2, dtype=torch.float64)
+        tr = Trainer(m, steps=1000, eval_every=250, seed=5, engine=engine, metrics=["l2m", "alignment"], **options)
+        tr.fit()
+        assert tr.engine.name == engine
+        runs[engine] = (m.x.detach().numpy(), m.y.detach().numpy(), tr.history.records, tr.temperature_value())
+    (nx, ny, nh, nt), (ax, ay, ah, at) = runs["numba"], runs["torch"]
+    assert np.abs(nx - ax).max() < 1e-10 and np.abs(ny - ay).max() < 1e-10
+    assert nt == pytest.approx(at, abs=1e-10)
+    assert [r["step"] for r in nh] == [r["step"] for r in ah] == [0, 250, 500, 750, 1000]
+    for a, b in zip(nh, ah, strict=True):
+        for k in ("loss", "temperature", "lr", "l2m", "alignment"):
+            assert (a.get(k) is None and b.get(k) is None) or a[k] == pytest.approx(b[k], abs=1e-10), k
+
+
+def test_numba_engine_is_the_batch_of_runs_api_bit_for_bit():
+    """Trainer(engine="numba") and train_free_embeddings_fast share kernels and batch order."""
+    x0, y0 = sphere_init(120, 3, "polar", seed=1)
+    run = train_free_embeddings_fast(x0, y0, loss="slip", temperature="learnable", steps=700, seed=2,
+                                     mismatch=0.2, lr=0.03, chunk_steps=300)
+    m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
+    tr = Trainer(m, loss="slip", temperature="learnable", steps=700, seed=2, mismatch=0.2, lr=0.03,
+                 eval_every=100, metrics=["l2m"])
+    tr.fit()
+    assert tr.engine.name == "numba"
+    assert np.array_equal(run.params_x, m.x.detach().numpy()) and np.array_equal(run.params_y, m.y.detach().numpy())
+    assert run.nu == float(tr.temperature.nu.detach())
+
+
+def test_auto_engine_choice():
+    m64 = FreeEmbeddings(20, 3, dtype=torch.float64)
+    assert Trainer(m64, steps=5).engine.name == "numba"
+    assert Trainer(FreeEmbeddings(20, 3), steps=5).engine.name == "torch"  # float32 stays on torch
+    assert Trainer(m64, steps=5, momentum=0.9).engine.name == "torch"
+    assert Trainer(m64, steps=5, temperature="learnable", loss="siglip").engine.name == "torch"
+    assert Trainer(FreeEmbeddings(20, 3), steps=5, dtype="float64").engine.name == "numba"
+    with pytest.raises(ConfigError, match="the numba engine trains free embeddings on their own pairs"):
+        Trainer(m64, steps=5, engine="numba").fit((torch.arange(20), torch.arange(20)))
 
 
 def _naive_full_batch_descent(x0, y0, tau0, lr, steps):
@@ -106,7 +156,7 @@ def test_full_batch_learnable_temperature_is_gradient_descent():
     assert fast.temperatures[1000] == pytest.approx(taus[1000], rel=1e-10)
     assert fast.temperatures[0] != pytest.approx(fast.temperatures[1000])  # it moved
     m = FreeEmbeddings(x0=x0, y0=y0, dtype=torch.float64)
-    tr = Trainer(m, loss="clip", temperature=spec, steps=3000, seed=0, lr=0.1, batch_size=12)
+    tr = Trainer(m, loss="clip", temperature=spec, steps=3000, seed=0, lr=0.1, batch_size=12, engine="torch")
     tr.fit()
     assert np.abs(fast.params_x - m.x.detach().numpy()).max() < 1e-10
     assert fast.nu == pytest.approx(float(tr.temperature.nu.detach()), abs=1e-10)

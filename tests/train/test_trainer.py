@@ -61,17 +61,26 @@ def test_seed_gives_identical_numbers():
 
 
 @pytest.mark.parametrize("steps, options", [
-    (1000, dict(loss="clip", temperature=0.07)),
+    (1000, dict(loss="clip", temperature=0.07, engine="torch")),
     (200, dict(loss="siglip", temperature="learnable", swap="soft", swap_p=0.2, optimizer="adamw")),
     (200, dict(loss="slip", temperature="ts", mismatch=0.2, momentum=0.9)),
+    (1000, dict(loss="clip", temperature=0.07, engine="numba")),
+    (1000, dict(loss="slip", temperature="learnable", mismatch=0.2, engine="numba")),
+    (600, dict(loss="simclr", temperature="ts", engine="auto")),
 ])
 def test_resume_is_bit_identical(tmp_path, steps, options):
+    engine = options.get("engine", "torch")
+    if engine != "torch":
+        pytest.importorskip("numba")
+
     def make():
         m = FreeEmbeddings(200, 3, init="polar", seed=0, dtype=torch.float64)
-        return Trainer(m, lr=0.01, batch_size=10, steps=steps, eval_every=steps // 4, seed=1, **options)
+        return Trainer(m, lr=0.01, batch_size=10, steps=steps, eval_every=steps // 4, seed=1,
+                       callbacks=[SnapshotCallback([0, steps // 4, steps])], **options)
 
     full = make()
     full.fit()
+    assert full.engine.name == ("numba" if engine == "auto" else engine)
     half = make()
     half.total_steps = steps // 2
     half.fit()
@@ -81,6 +90,9 @@ def test_resume_is_bit_identical(tmp_path, steps, options):
     assert torch.equal(full.model.x, resumed.model.x) and torch.equal(full.model.y, resumed.model.y)
     assert full.history.records == resumed.history.records
     assert full.temperature.value(steps) == resumed.temperature.value(steps)
+    a, b = full.callbacks[1].snapshots, resumed.callbacks[1].snapshots  # restored from the checkpoint
+    assert sorted(a) == sorted(b) == [0, steps // 4, steps]
+    assert all(np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) for k in a)
 
 
 def test_every_loss_trains_a_two_tower_and_a_cnn():
@@ -137,15 +149,19 @@ def test_nan_loss_names_step_and_temperature():
     (dict(temperature="cooling"), UnknownNameError, "unknown temperature 'cooling'; valid: fixed"),
     (dict(optimizer="adam"), ConfigError, "unknown optimizer 'adam'; valid: sgd, adamw"),
     (dict(swap="partial"), ConfigError, "unknown swap 'partial'; valid: none, hard, soft"),
-    (dict(swap="hard", swap_p=2.0), ConfigError, "swap_p must be a probability"),
-    (dict(mismatch=-0.1), ConfigError, "mismatch must be a fraction"),
-    (dict(mismatch_mode="epoch"), ConfigError, "valid: fixed, batch"),
-    (dict(batch_size=1), ConfigError, "batch_size must be an integer >= 2"),
-    (dict(steps=None), ConfigError, r"give steps=\.\.\. or epochs=\.\.\."),
-    (dict(epochs=3), ConfigError, "give steps or epochs, not both"),
+    (dict(swap="hard", swap_p=2.0), ConfigError, r"swap_p must be a number in \[0, 1\], got 2.0"),
+    (dict(mismatch=-0.1), ConfigError, r"mismatch must be a number in \[0, 1\], got -0.1"),
+    (dict(mismatch_mode="epoch"), ConfigError, "unknown mismatch_mode 'epoch'; valid: fixed, batch"),
+    (dict(batch_size=1), ConfigError, r"batch_size must be an integer >= 2, got 1 \(contrastive losses need negatives\)"),
+    (dict(steps=None), ConfigError, "give exactly one of steps and epochs, got neither"),
+    (dict(epochs=3), ConfigError, r"give exactly one of steps and epochs, got both \(steps=10, epochs=3\)"),
     (dict(metrics=["l2m", "gap"]), ConfigError, r"unknown metric\(s\) \['gap'\]; valid: l2m"),
     (dict(device="tpu"), ConfigError, "unknown device 'tpu'; valid: auto, cpu, cuda"),
-    (dict(lr=-1.0), ConfigError, "lr must be a number > 0"),
+    (dict(lr=-1.0), ConfigError, "lr must be a number > 0 or a schedule dict, got -1.0"),
+    (dict(stepz=10), ConfigError, r"unknown Trainer option\(s\) 'stepz' \(did you mean 'steps'\?\)"),
+    (dict(engine="numba", loss="siglip"), ConfigError,
+     r"engine 'numba' cannot run this config: loss 'siglip' has no numba kernel"),
+    (dict(engine="numba"), ConfigError, r"numba engine computes in float64"),
 ])
 def test_bad_config_rejected(kwargs, err, match):
     base = dict(steps=10)

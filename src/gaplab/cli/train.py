@@ -1,4 +1,4 @@
-"""``gaplab train CONFIG --out DIR``: train from a YAML/TOML/JSON config (see :mod:`gaplab.train.config`)."""
+"""``gaplab train CONFIG --out DIR``: train from a YAML/TOML/JSON config (see :mod:`gaplab.train.spec`)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from ._common import echo_json, echo_table
 @click.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Directory for history.json/.csv, the checkpoint, final_metrics.json, config.json.")
+              help="Directory for run.json (the run record) and checkpoint.pt.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Override the config's device (auto = cuda when available).")
-@click.option("--engine", type=click.Choice(["auto", "torch", "fast"]), default=None,
-              help="Override the config's engine (fast = numba path for free embeddings).")
+@click.option("--engine", type=click.Choice(["auto", "torch", "numba", "fast"]), default=None,
+              help="Override the config's engine (numba = compiled path for free embeddings; fast = its old name).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the config's steps.")
 @click.option("--seed", type=int, default=None, help="Override the config's seed.")
 @click.option("--resume", is_flag=True,
-              help="Continue from DIR/checkpoint.pt when it exists (same settings; more steps).")
+              help="Continue from DIR/checkpoint.pt when it exists (same settings and engine; more steps).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in DIR (default: refuse).")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
@@ -39,7 +39,8 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
     DIR must not hold another run (give --overwrite to replace it); --resume continues the
     run in DIR with the same settings.
     """
-    from ..train.config import load_config, run_config
+    from ..train.run import run_spec
+    from ..train.spec import load_spec
 
     overrides: dict[str, object] = {}
     if engine is not None:
@@ -49,10 +50,14 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
         overrides["epochs"] = None
     if seed is not None:
         overrides["seed"] = seed
-    cfg = load_config(config, overrides)
-    final = run_config(cfg, out, device=device, resume=resume, progress=progress, overwrite=overwrite)
+    if device is not None:
+        overrides["device"] = device
+    if progress is not None:
+        overrides["progress"] = progress
+    spec = load_spec(config, overrides)
+    final = run_spec(spec, out, resume=resume, overwrite=overwrite)
     if as_json:
         echo_json(final)
     else:
         echo_table({k: v for k, v in final.items() if isinstance(v, (int, float, str))})
-        click.echo(f"wrote {out}/history.json, final_metrics.json and the checkpoint")
+        click.echo(f"wrote {out}/run.json and the checkpoint")

@@ -5,7 +5,7 @@ its per-row length check) and the text of "this file is not valid". Each takes t
 class to raise (``InputError`` for :func:`gaplab.load_pairs`, ``BadShardError`` for shards),
 so both callers say the same thing.
 
-Nothing here ever suggests loading a file unsafely (``allow_pickle``, ``weights_only=False``):
+Nothing here ever suggests loading a file unsafely (the pickle-enabling flags of numpy and torch):
 a reason copied from numpy, torch or pyarrow that does is replaced by a neutral one.
 """
 

@@ -8,15 +8,16 @@ from ._base import (
     Claim,
     Recipe,
     RecipeContext,
-    RecipeResult,
+    RunRecord,
     format_claims,
     get_recipe,
     list_recipes,
     register_recipe,
     reproduce,
+    summary_verdict,
 )
 
 __all__ = [
-    "Claim", "Recipe", "RecipeContext", "RecipeResult", "format_claims", "get_recipe",
-    "list_recipes", "register_recipe", "reproduce",
+    "Claim", "Recipe", "RecipeContext", "RunRecord", "format_claims", "get_recipe",
+    "list_recipes", "register_recipe", "reproduce", "summary_verdict",
 ]

@@ -3,10 +3,12 @@
 A recipe is a function ``fn(ctx: RecipeContext) -> dict`` registered with
 :func:`register_recipe`. It reads its scale from ``ctx.quick`` / ``ctx.params``, seeds from
 ``ctx.seed``, saves figures with ``ctx.savefig`` and states each of the paper's claims with
-``ctx.claim(claim, paper_value, measured, held)`` — ``held`` computed from the measurement,
-never asserted. :func:`reproduce` runs it and writes ``results.json`` (config, seed,
-measured values, claims, figures, wall time) next to the figures, and prints the claim
-table.
+``ctx.claim(...)``: either from per-seed values and a criterion (``per_seed``, ``null``,
+``margin``, ``side``: the verdict is :func:`gaplab.runs.decide` of their 95 % interval) or,
+for older recipes, a ``held`` computed from the measurement — never asserted.
+:func:`reproduce` runs it and writes the run record ``run.json``
+(:class:`gaplab.runs.RunRecord`: config, seed, measured values, claims, figures, wall time,
+versions) next to the figures, and prints the claim table.
 
 Recipe modules live in :mod:`gaplab.recipes` (one file per paper experiment, any module not
 starting with ``_``) and are discovered on first use.
@@ -25,27 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError, InputError
+from .._errors import ConfigError, GaplabError, InputError
 from .._fs import atomic_write, run_folder
-from .._json import to_jsonable, write_json
+from .._json import to_jsonable
 from .._registry import Registry
 from .._threads import limit_threads
+from ..runs import RUN_FILE, VERDICTS, Claim, RunRecord, Side, decide, t_interval
 
 __all__ = [
-    "Claim", "Recipe", "RecipeContext", "RecipeResult", "register_recipe", "list_recipes",
-    "get_recipe", "reproduce", "format_claims",
+    "Claim", "Recipe", "RecipeContext", "RunRecord", "register_recipe", "list_recipes",
+    "get_recipe", "reproduce", "format_claims", "summary_verdict",
 ]
-
-
-@dataclass
-class Claim:
-    """One claim of a paper, the paper's value, ours, and whether the claim held on our data."""
-
-    claim: str
-    paper_value: Any
-    measured: Any
-    held: bool
-    note: str = ""
 
 
 @dataclass
@@ -72,6 +64,7 @@ class RecipeContext:
     params: dict[str, Any] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    pairs_files: list[str] = field(default_factory=list)
     progress: bool = True
 
     @property
@@ -82,8 +75,53 @@ class RecipeContext:
         """A parameter: the user's value (``--param key=value``), else ``default``."""
         return self.params.get(key, default)
 
-    def claim(self, claim: str, paper_value: Any, measured: Any, held: bool, note: str = "") -> Claim:
-        c = Claim(claim, to_jsonable(paper_value), to_jsonable(measured), bool(held), note)
+    def claim(
+        self,
+        claim: str,
+        paper_value: Any,
+        measured: Any,
+        held: bool | None = None,
+        note: str = "",
+        *,
+        criterion: str = "",
+        per_seed: Any = None,
+        effect: float | None = None,
+        ci95: Any = None,
+        null: float = 0.0,
+        margin: float = 0.0,
+        side: Side = ">",
+        kind: str = "evidence",
+        interval: str = "",
+        verdict: str | None = None,
+    ) -> Claim:
+        """State a claim of the paper and our verdict on it.
+
+        With ``per_seed`` (the effect measured on each seed) and no ``ci95``, the interval is
+        Student-t over seeds (:func:`gaplab.runs.t_interval`); the verdict is
+        :func:`gaplab.runs.decide` of the interval against ``null`` ± ``margin`` on ``side``.
+        ``held`` (a bool computed from the measurement) is the older form: its verdict is
+        ``held`` / ``not held`` with no interval. ``verdict`` states a summary claim's verdict
+        computed from other claims (see :func:`summary_verdict`).
+        """
+        values = None if per_seed is None else [float(v) for v in per_seed]
+        if values is not None and ci95 is None:
+            mean, ci = t_interval(values)
+            effect = mean if effect is None else effect
+            ci95 = None if ci is None else list(ci)
+            interval = interval or "Student-t over seeds"
+        if verdict is not None:
+            if verdict not in VERDICTS:
+                raise ConfigError(f"claim verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+        elif held is None:
+            verdict = decide(ci95, null=null, margin=margin, side=side)
+        else:
+            verdict = "held" if held else "not held"
+        c = Claim(
+            claim, to_jsonable(paper_value), to_jsonable(measured), verdict, kind=kind,  # type: ignore[arg-type]
+            criterion=criterion, effect=effect, ci95=None if ci95 is None else [float(v) for v in ci95],
+            null=null, margin=margin, side=side, n_seeds=len(values) if values else 1,
+            per_seed=values or [], interval=interval, note=note,
+        )
         self.claims.append(c)
         return c
 
@@ -104,35 +142,6 @@ class RecipeContext:
         """Record an extra output file (e.g. an animated GIF) written into ``out``."""
         self.figures.append(filename)
         return self.out / filename
-
-
-@dataclass
-class RecipeResult:
-    """What :func:`reproduce` returns (and writes as ``results.json``)."""
-
-    name: str
-    paper: str
-    config: dict[str, Any]
-    seed: int
-    measured: dict[str, Any]
-    claims: list[Claim]
-    figures: list[str]
-    out: Path
-    wall_time_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(
-            {
-                "recipe": self.name,
-                "paper": self.paper,
-                "config": self.config,
-                "seed": self.seed,
-                "measured": self.measured,
-                "claims": [c.__dict__ for c in self.claims],
-                "figures": self.figures,
-                "wall_time_s": self.wall_time_s,
-            }
-        )
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -185,23 +194,38 @@ def _seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
+def summary_verdict(claims: list[Claim]) -> str:
+    """``held`` if every claim held, ``not held`` if any did not, else ``inconclusive``."""
+    if any(c.verdict == "not held" for c in claims):
+        return "not held"
+    return "held" if claims and all(c.verdict == "held" for c in claims) else "inconclusive"
+
+
 def format_claims(claims: list[Claim]) -> str:
-    """The claim table as fixed-width text."""
+    """The claim table as text: verdict, claim, criterion, effect ± interval, seeds; nothing cut."""
 
-    def short(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        s = str(v)
-        return s if len(s) <= 38 else s[:35] + "..."
+    def value(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    rows = [("held", "claim", "paper", "measured")]
-    rows += [("yes" if c.held else "NO", c.claim, short(c.paper_value), short(c.measured)) for c in claims]
-    w = [max(len(r[i]) for r in rows) for i in range(4)]
-    w[1] = min(w[1], 70)
     lines = []
-    for r in rows:
-        claim = r[1] if len(r[1]) <= w[1] else r[1][: w[1] - 3] + "..."
-        lines.append(f"{r[0]:<{w[0]}}  {claim:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
+    for c in claims:
+        tag = c.verdict.upper() if c.verdict != "held" else "held"
+        if c.kind == "sanity":
+            tag += " (sanity)"
+        lines.append(f"[{tag}] {c.claim}")
+        if c.criterion:
+            lines.append(f"    criterion: {c.criterion}")
+        if c.effect is not None:
+            ci = f" [{c.ci95[0]:.4g}, {c.ci95[1]:.4g}]" if c.ci95 else ""
+            lines.append(f"    effect: {c.effect:.4g}{ci}, {c.n_seeds} seed(s)"
+                         + (f" ({c.interval})" if c.interval else ""))
+        lines.append(f"    paper: {value(c.paper_value)}")
+        lines.append(f"    ours:  {value(c.measured)}")
+        if c.note:
+            lines.append(f"    note:  {c.note}")
+    counts = {v: sum(c.verdict == v and c.kind == "evidence" for c in claims) for v in VERDICTS}
+    sanity = sum(c.kind == "sanity" for c in claims)
+    lines.append(", ".join(f"{n} {v}" for v, n in counts.items()) + (f"; {sanity} sanity check(s)" if sanity else ""))
     return "\n".join(lines)
 
 
@@ -241,15 +265,15 @@ def _check_params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -
 
 
 def _previous_outputs(folder: Path) -> list[str]:
-    """results.json and the figures it lists (what ``overwrite`` removes first)."""
-    import json
-
+    """What ``overwrite`` removes first: run.json, the figures and pairs files it lists, the
+    run.json of its sub-runs (sub-folders holding one) and the report written beside it."""
     try:
-        old = json.loads((folder / "results.json").read_text())
-        figures = [f for f in old.get("figures") or [] if isinstance(f, str)]
-    except (OSError, ValueError, AttributeError):
-        figures = []
-    return ["results.json", *figures]
+        old = RunRecord.read(folder)
+        listed = [f for f in [*old.figures, *old.pairs] if isinstance(f, str)]
+    except GaplabError:
+        listed = []
+    subs = [f"{p.name}/{RUN_FILE}" for p in folder.iterdir() if p.is_dir() and (p / RUN_FILE).is_file()]
+    return [RUN_FILE, "report.html", *listed, *subs]
 
 
 def reproduce(
@@ -264,15 +288,15 @@ def reproduce(
     progress: bool = True,
     threads: int = 1,
     overwrite: bool = True,
-) -> RecipeResult:
-    """Run recipe ``name``; write figures and ``results.json`` into ``out`` (default ``runs/<name>``).
+) -> RunRecord:
+    """Run recipe ``name``; write figures and ``run.json`` into ``out`` (default ``runs/<name>``).
 
     The recipe runs with ``threads`` torch/BLAS threads (default 1: the models are small,
     and extra threads only contend; the sphere's numba runs keep their own parallelism).
 
     ``out`` is claimed for the run (:func:`gaplab._fs.run_folder`): another run writing to it
     now is an error; a folder holding another run is replaced when ``overwrite`` (the
-    Python default: its results.json and listed figures are removed first) and refused
+    Python default: its run.json and listed figures are removed first) and refused
     otherwise (``gaplab reproduce`` refuses unless ``--overwrite``).
 
     Examples
@@ -309,7 +333,7 @@ def reproduce(
 
 
 def _run(recipe: Recipe, out_dir: Path, *, quick: bool, seed: int, pairs: str | Path | None,
-         params: dict[str, Any], progress: bool, threads: int) -> RecipeResult:
+         params: dict[str, Any], progress: bool, threads: int) -> RunRecord:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,16 +347,18 @@ def _run(recipe: Recipe, out_dir: Path, *, quick: bool, seed: int, pairs: str | 
     with limit_threads(threads):
         measured = recipe.fn(ctx)
     wall = time.perf_counter() - t0
-    result = RecipeResult(
+    result = RunRecord(
+        kind="recipe",
         name=recipe.name,
         paper=recipe.paper,
         config={"quick": quick, "pairs": str(pairs) if pairs else None, "params": ctx.params},
         seed=seed,
-        measured=measured,
+        measured=to_jsonable(measured),
         claims=ctx.claims,
         figures=ctx.figures,
-        out=out_dir,
+        pairs=ctx.pairs_files,
         wall_time_s=wall,
+        out=out_dir,
     )
-    write_json(out_dir / "results.json", result.to_dict())
+    result.write(out_dir)
     return result

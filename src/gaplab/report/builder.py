@@ -1,10 +1,11 @@
 """``build_report``: one self-contained HTML file (or Markdown + PNGs) from pairs files and runs.
 
 An input is a pairs file (anything :func:`gaplab.load_pairs` reads) or a run folder written
-by ``train``, ``reproduce`` or ``demo``. In a folder the report uses what it finds:
-``results.json`` (a recipe: claim table and its figures), ``history.json`` (training curves),
-``final_metrics.json`` / ``metrics.json`` (a metric table), ``*.png`` figures, and pairs
-files (``*.npz``), and looks one level into sub-folders. Several inputs are also compared side
+by ``train``, ``reproduce`` or ``demo``. Of a run folder the report reads only its run record
+``run.json`` (:class:`gaplab.runs.RunRecord`): summary, headline, claims with verdicts and
+intervals, final metrics, ``measured["tables"]``, training history, the figures and pairs
+files it lists; then the ``run.json`` of each sub-folder (sub-runs, e.g. the demo's two
+training runs, whose curves are also drawn together). Several inputs are also compared side
 by side in one metric table.
 
 Everything the report shows that it did not write itself (titles, file names, JSON values) is
@@ -16,9 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
-import os
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +29,11 @@ from .._errors import InputError
 from .._fs import atomic_write
 from ..io import load_pairs
 from ..metrics import MEASURE_KEYS, MetricSuite, measure, zero_shot_accuracy
+from ..runs import RUN_FILE, Claim, RunRecord
 from . import plots
 
 __all__ = ["build_report", "Report", "Section", "Strong"]
 
-PAIR_SUFFIXES = (".npz", ".npy", ".pt", ".pth", ".safetensors", ".parquet")
-#: JSON files in a run folder that hold a flat metric dict
-METRIC_FILES = ("final_metrics.json", "metrics.json", "summary.json")
 #: file signatures of the figures a report embeds
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif", b"GIF89a": "image/gif"}
 
@@ -164,10 +161,10 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
     return sec, m
 
 
-def _record_tables(d: dict[str, Any]) -> list[tuple[list[str], list[list[Any]]]]:
+def _record_tables(d: Any) -> list[tuple[list[str], list[list[Any]]]]:
     """Lists of flat records inside a JSON dict (e.g. a demo's ``stages``) as tables."""
     out = []
-    for v in d.values():
+    for v in (d.values() if isinstance(d, dict) else []):
         recs = v.get("rows") if isinstance(v, dict) else v
         if isinstance(recs, list) and recs and all(isinstance(r, dict) for r in recs):
             cols: list[str] = []
@@ -175,13 +172,6 @@ def _record_tables(d: dict[str, Any]) -> list[tuple[list[str], list[list[Any]]]]
                 cols += [k for k, u in r.items() if k not in cols and not isinstance(u, (dict, list))]
             out.append((cols, [[_fmt(r.get(c)) for c in cols] for r in recs]))
     return out
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise InputError(f"{path}: cannot read JSON ({type(e).__name__}: {e})") from None
 
 
 def _read_figure(path: Path, root: Path) -> tuple[bytes | None, str]:
@@ -207,121 +197,103 @@ def _number(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _results_section(sec: Section, res: Path, root: Path, used_png: set[str]) -> dict[str, Any]:
-    """A recipe's results.json: summary line, claim table, its figures; returns the measured numbers."""
-    r = _read_json(res)
-    if not isinstance(r, dict):
-        raise InputError(f"{res}: expected a JSON object (a recipe's results), got a JSON {_json_kind(r)}")
-    wall = _number(r.get("wall_time_s"))
+def _verdict_cell(c: Claim) -> str:
+    tag = "held" if c.verdict == "held" else c.verdict.upper()
+    return f"{tag} (sanity)" if c.kind == "sanity" else tag
+
+
+def _effect_cell(c: Claim) -> str:
+    if c.effect is None:
+        return "—"
+    ci = f" [{c.ci95[0]:.3g}, {c.ci95[1]:.3g}]" if c.ci95 else ""
+    return f"{_fmt(c.effect)}{ci}, {c.n_seeds} seed(s)"
+
+
+def _claims_table(claims: list[Claim]) -> tuple[list[str], list[list[Any]]]:
+    return (["verdict", "claim", "criterion", "effect (95% CI)", "paper", "ours"],
+            [[_verdict_cell(c), _fmt(c.claim, 500), _fmt(c.criterion, 500), _effect_cell(c),
+              _fmt(c.paper_value), _fmt(c.measured)] for c in claims])
+
+
+def _history(rec: RunRecord) -> list[dict[str, Any]]:
+    recs = rec.history.get("records") if isinstance(rec.history, dict) else None
+    return [r for r in recs if isinstance(r, dict)] if isinstance(recs, list) else []
+
+
+def _run_section(rec: RunRecord, folder: Path, label: str, root: Path, *, seed: int, umap: bool, max_rows: int,
+                 depth: int) -> tuple[list[Section], dict[str, Any]]:
+    """A run folder's sections, from its run record only."""
+    sec = Section(f"Run: {label}", level=2 + depth)
+    wall = _number(rec.wall_time_s)
+    what = f"{rec.kind} " if rec.kind != "recipe" else "Recipe "
     sec.paragraphs.append((
-        "Recipe ", Strong(_fmt(r.get("recipe", "?"))), f" (paper {_fmt(r.get('paper', '?'))}), "
-        f"seed {_fmt(r.get('seed'))}, " + ("? s." if wall is None or not math.isfinite(wall) else f"{wall:.1f} s."),
+        what.capitalize(), Strong(_fmt(rec.name)), f" (paper {_fmt(rec.paper or '—')}), seed {_fmt(rec.seed)}"
+        + (f", engine {_fmt(rec.engine)}" if rec.engine else "") + ", "
+        + ("? s." if wall is None or not math.isfinite(wall) else f"{wall:.1f} s."),
     ))
-    claims = [c for c in (r.get("claims") if isinstance(r.get("claims"), list) else []) if isinstance(c, dict)]
-    if claims:
-        sec.tables.append((["held", "claim", "paper", "measured"],
-                           [["held" if c.get("held") is True else "NOT HELD", _fmt(c.get("claim"), 500),
-                             _fmt(c.get("paper_value")), _fmt(c.get("measured"))] for c in claims]))
-    figures = r.get("figures") if isinstance(r.get("figures"), list) else []
-    for name in figures:
+    measured = rec.measured if isinstance(rec.measured, dict) else {}
+    if isinstance(measured.get("headline"), str):
+        sec.headline = measured["headline"]
+    if rec.claims:
+        sec.tables.append(_claims_table(rec.claims))
+    if isinstance(rec.final_metrics, dict) and rec.final_metrics:
+        flat = {str(k): v for k, v in rec.final_metrics.items() if isinstance(v, (int, float, str, bool))}
+        sec.tables.append(_metric_table(flat))
+    sec.tables.extend(_record_tables(measured.get("tables")))
+    history = _history(rec)
+    if history:
+        sec.figures.append(Figure("history", _png(plots.training_curves({label: history})), "Metrics over training.",
+                                  wide=True))
+    for name in rec.figures if isinstance(rec.figures, list) else []:
         if not isinstance(name, str) or not name:
-            sec.notes.append(f"results.json lists a figure that is not a file name: {_fmt(name)}; skipped.")
+            sec.notes.append(f"{RUN_FILE} lists a figure that is not a file name: {_fmt(name)}; skipped.")
             continue
-        f = res.parent / name
+        f = folder / name
         if f.suffix.lower() not in (".png", ".gif"):
             continue  # other outputs (data files, PDFs) are not embedded
-        used_png.add(os.path.normpath(f))  # shown (or skipped) once, not again as a loose *.png
         data, why = _read_figure(f, root)
         if data is None:
-            sec.notes.append(f"Figure {name!r} from results.json {why}; skipped.")
+            sec.notes.append(f"Figure {name!r} from {RUN_FILE} {why}; skipped.")
             continue
         sec.figures.append(Figure(f.stem, data, name))
-    measured = r.get("measured") if isinstance(r.get("measured"), dict) else {}
-    return {str(k): v for k, v in measured.items() if _number(v) is not None}
-
-
-def _json_kind(v: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(v), "number")
-
-
-def _history_records(obj: Any) -> list[dict[str, Any]]:
-    """history.json as a list of {step, metric...} records (list, dict of lists, or under a key)."""
-    for key in ("records", "history"):
-        if isinstance(obj, dict) and key in obj:
-            obj = obj[key]
-    if isinstance(obj, list):
-        return [r for r in obj if isinstance(r, dict)]
-    if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
-        n = max(len(v) for v in obj.values())
-        return [{k: v[i] for k, v in obj.items() if i < len(v)} for i in range(n)]
-    return []
+    metrics = {str(k): v for k, v in {**measured, **(rec.final_metrics or {})}.items() if _number(v) is not None}
+    sections = [sec]
+    for name in rec.pairs if isinstance(rec.pairs, list) else []:
+        f = folder / str(name)
+        if not f.resolve().is_relative_to(root):
+            sec.notes.append(f"Pairs file {str(name)!r} from {RUN_FILE} lies outside the run folder; skipped.")
+            continue
+        s, m = _pairs_section(f, f"{label}/{name}", seed=seed, umap=umap, max_rows=max_rows)
+        s.level = 3 + depth
+        sections.append(s)
+        metrics = metrics or m
+    return sections, metrics
 
 
 def _folder_sections(folder: Path, label: str, *, seed: int, umap: bool, max_rows: int,
                      depth: int = 0, root: Path | None = None) -> tuple[list[Section], dict[str, Any]]:
-    root = root or folder.resolve()  # figures are read only from inside the input folder
-    sections: list[Section] = []
-    metrics: dict[str, Any] = {}
-    sec = Section(f"Run: {label}", level=2 + depth)
-    used_png: set[str] = set()
-    res = folder / "results.json"
-    if res.exists():
-        metrics.update(_results_section(sec, res, root, used_png))
-    hist = folder / "history.json"
-    if hist.exists():
-        recs = _history_records(_read_json(hist))
-        if recs:
-            sec.figures.append(Figure("history", _png(plots.training_curves({label: recs})), "Metrics over training.",
-                                      wide=True))
-    for mf in METRIC_FILES:
-        if (folder / mf).exists():
-            d = _read_json(folder / mf)
-            if isinstance(d, dict):
-                flat = {str(k): v for k, v in d.items()
-                        if (isinstance(v, (int, float, str, bool)) or k == "top_dims") and k != "headline"}
-                sec.tables.append(_metric_table(flat))
-                metrics.update({k: v for k, v in flat.items() if isinstance(v, (int, float))})
-                sec.tables.extend(_record_tables(d))
-                if isinstance(d.get("headline"), str):
-                    sec.headline = d["headline"]
-    for f in sorted(folder.glob("*.png")):
-        if os.path.normpath(f) not in used_png:
-            data, why = _read_figure(f, root)
-            if data is None:
-                sec.notes.append(f"Figure {f.name!r} {why}; skipped.")
-            else:
-                sec.figures.append(Figure(f.stem, data, f.name))
-    if depth == 0:
-        subs = []
-        for p in sorted(p for p in folder.iterdir() if p.is_dir()):
-            if p.resolve().is_relative_to(root) and p.resolve() != root:
-                subs.append(p)
-            else:
-                sec.notes.append(f"Sub-folder {p.name!r} is a link outside the run folder; skipped.")
-    if sec.paragraphs or sec.tables or sec.figures or sec.headline or sec.notes:
-        sections.append(sec)
-    if depth == 0:
-        runs = {sub.name: _history_records(_read_json(sub / "history.json"))
-                for sub in subs if (sub / "history.json").exists()}
-        runs = {k: v for k, v in runs.items() if v}
-        if len(runs) > 1:  # several training runs side by side
-            both = Section(f"Training runs compared: {label}")
-            both.figures.append(Figure("runs", _png(plots.training_curves(runs)), "Metrics over training, one line per run.",
-                                       wide=True))
-            sections.append(both)
-        for sub in subs:
-            s, _ = _folder_sections(sub, f"{label}/{sub.name}", seed=seed, umap=umap, max_rows=max_rows, depth=1,
-                                    root=root)
-            sections.extend(s)
-    for f in sorted(folder.iterdir()):
-        if f.is_file() and f.suffix.lower() in PAIR_SUFFIXES:
-            try:
-                s, m = _pairs_section(f, f"{label}/{f.name}", seed=seed, umap=umap, max_rows=max_rows)
-            except InputError:
-                continue  # not a pairs file (e.g. a checkpoint)
-            s.level = 2 + depth
-            sections.append(s)
-            metrics = metrics or m
+    """Sections of a run folder: its run.json, then the run.json of each sub-folder (sub-runs)."""
+    root = root or folder.resolve()  # figures and pairs are read only from inside the input folder
+    rec = RunRecord.read(folder)
+    sections, metrics = _run_section(rec, folder, label, root, seed=seed, umap=umap, max_rows=max_rows, depth=depth)
+    if depth:
+        return sections, metrics
+    subs: dict[str, RunRecord] = {}
+    for p in sorted(p for p in folder.iterdir() if p.is_dir() and (p / RUN_FILE).is_file()):
+        if p.resolve().is_relative_to(root) and p.resolve() != root:
+            subs[p.name] = RunRecord.read(p)
+        else:
+            sections[0].notes.append(f"Sub-folder {p.name!r} is a link outside the run folder; skipped.")
+    runs = {k: _history(r) for k, r in subs.items() if _history(r)}
+    if len(runs) > 1:  # several training runs side by side
+        both = Section(f"Training runs compared: {label}")
+        both.figures.append(Figure("runs", _png(plots.training_curves(runs)), "Metrics over training, one line per run.",
+                                   wide=True))
+        sections.append(both)
+    for name in subs:
+        s, _ = _folder_sections(folder / name, f"{label}/{name}", seed=seed, umap=umap, max_rows=max_rows, depth=1,
+                                root=root)
+        sections.extend(s)
     return sections, metrics
 
 
@@ -349,9 +321,10 @@ def collect(inputs: list[str | Path], *, seed: int = 0, umap: bool | None = None
             raise InputError(f"{p}: no such file or folder")
         label = p.name or str(p)
         if p.is_dir():
+            if not (p / RUN_FILE).is_file():
+                raise InputError(f"{p}: not a run folder (no {RUN_FILE}); give pairs files, or the folder of a "
+                                 "gaplab train / reproduce / demo run")
             secs, m = _folder_sections(p, label, seed=seed, umap=umap, max_rows=max_rows)
-            if not secs:
-                raise InputError(f"{p}: no results.json, history.json, metrics or pairs files found")
         else:
             sec, m = _pairs_section(p, label, seed=seed, umap=umap, max_rows=max_rows)
             secs = [sec]
@@ -366,6 +339,7 @@ h1{border-bottom:3px solid #d95f02;padding-bottom:.2em} h2{margin-top:2em;border
 table{border-collapse:collapse;margin:1em 0;font-size:.9em} td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
 th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.held td:first-child{color:#1b7e3f;font-weight:600} tr.nothel td:first-child{color:#b00020;font-weight:600}
+tr.incon td:first-child{color:#8a5a00;font-weight:600}
 figure{display:inline-block;margin:.5em;vertical-align:top;max-width:520px} figure img{max-width:100%}
 figure.wide{display:block;max-width:100%}
 figcaption{font-size:.8em;color:#555} .muted{color:#777;font-size:.85em} .scroll{overflow-x:auto}
@@ -390,8 +364,8 @@ def _html_table(header: list[str], rows: list[list[Any]]) -> str:
     out = ["<div class='scroll'><table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"]
     for r in rows:
         cls = ""
-        if header and header[0] == "held":
-            cls = ' class="held"' if r[0] == "held" else ' class="nothel"'
+        if header and header[0] == "verdict":
+            cls = {"held": ' class="held"', "INCONCLUSIVE": ' class="incon"'}.get(r[0], ' class="nothel"')
         cells = []
         for v in r:
             s = str(v)

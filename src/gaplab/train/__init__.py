@@ -11,32 +11,45 @@ the gap over training.
 * Schedules (:mod:`.schedules`): pure ``step -> value`` (``linear_schedule(init_value,
   end_value, steps)``, cosine, exponential, step, warmup_cosine, ``join_schedules``).
 * Swaps (:mod:`.swap`): ``hard_swap(x, y, p, generator)``, ``soft_swap(..., mode=...)``.
-* :class:`Trainer` (:mod:`.trainer`): ``Trainer(model, *, loss, temperature, lr, batch_size,
-  steps | epochs, swap, swap_p, mismatch, seed, eval_every, eval_data, ...).fit(data) -> History``;
-  checkpoint/resume bit-identical on CPU.
-* Callbacks (:mod:`.callbacks`): MetricsCallback, SnapshotCallback, CheckpointCallback,
-  LambdaCallback; :class:`History` (``to_json``, ``to_csv``).
-* Fast path (:mod:`.fast`): ``train_free_embeddings_fast(x0, y0, *, loss, temperature, lr,
-  batch_size, steps, seed, mismatch, loss_kwargs, snapshot_steps, loss_every) -> FastRun`` and
-  ``sphere_grid_fast(...)`` — numba, hand-derived gradient, many runs in parallel; equal to the
-  Trainer (SGD) to ~1e-15 in float64.
-* Config (:mod:`.config`): ``load_config(path)``, ``TrainConfig``, ``run_config(cfg, out)``
-  (what ``gaplab train CONFIG --out DIR`` runs).
+* :class:`TrainSpec` (:mod:`.spec`): every training option, validated once; ``load_spec(path)``
+  reads a YAML/TOML/JSON config; ``spec.resolve()`` → run length, temperature, lr.
+* :class:`Trainer` (:mod:`.trainer`): ``Trainer(model, *, eval_data, callbacks, **options |
+  spec=...).fit(data) -> History`` on one of two engines (:mod:`.engines`: ``torch``,
+  ``numba``; ``engine="auto"`` picks numba for eligible free-embedding runs); checkpoint/resume
+  bit-identical on CPU on both.
+* Batches (:mod:`.batches`): :class:`BatchOrder` (``default_rng(seed)``, one permutation per
+  epoch), ``mismatch_index``; shared by both engines.
+* History (:mod:`.history`): :class:`History` (``to_json``, ``to_csv``), ``compute_metrics``,
+  ``DEFAULT_METRICS`` (output keys as in :data:`gaplab.metrics.MEASURE_KEYS`).
+* Callbacks (:mod:`.callbacks`): typed against :class:`TrainerState`; MetricsCallback,
+  SnapshotCallback, CheckpointCallback, LambdaCallback, each with ``state_dict()``.
+* Fast batch-of-runs API (:mod:`.fast`): ``train_free_embeddings_fast(x0, y0, *, loss,
+  temperature, lr, batch_size, steps, seed, mismatch, loss_kwargs, snapshot_steps, loss_every)
+  -> FastRun`` and ``sphere_grid_fast(...)`` — the numba engine's kernels and batch order,
+  many runs in parallel; equal to the Trainer (SGD) to ~1e-13 in float64.
+* Runs (:mod:`.run`): ``run_spec(spec, out)`` — what ``gaplab train CONFIG --out DIR`` runs;
+  writes ``run.json`` (:class:`gaplab.runs.RunRecord`) and ``checkpoint.pt``.
 """
 
+from .batches import BatchOrder, mismatch_index
 from .callbacks import (
-    DEFAULT_METRICS,
-    METRIC_FUNCTIONS,
     Callback,
     CheckpointCallback,
-    History,
     LambdaCallback,
     MetricsCallback,
     SnapshotCallback,
+    TrainerState,
+)
+from .engines import Engine, NumbaEngine, TorchEngine, choose_engine, numba_reason
+from .fast import FAST_LOSSES, FastRun, sphere_grid_fast, train_free_embeddings_fast
+from .history import (
+    DEFAULT_METRICS,
+    METRIC_FUNCTIONS,
+    METRIC_KEYS,
+    History,
+    NonFiniteLossError,
     compute_metrics,
 )
-from .config import TrainConfig, load_config, run_config
-from .fast import FAST_LOSSES, FastRun, sphere_grid_fast, train_free_embeddings_fast
 from .losses import (
     LOSSES,
     alignment_loss,
@@ -53,6 +66,7 @@ from .losses import (
     slip_loss,
     uniformity_loss,
 )
+from .run import run_spec
 from .schedules import (
     Schedule,
     constant_schedule,
@@ -66,6 +80,7 @@ from .schedules import (
     step_schedule,
     warmup_cosine_schedule,
 )
+from .spec import OPTIMIZERS, TrainPlan, TrainSpec, load_spec
 from .swap import apply_swap, hard_swap, soft_swap
 from .temperature import (
     FixedTemperature,
@@ -76,14 +91,15 @@ from .temperature import (
     list_temperatures,
     make_temperature,
 )
-from .trainer import OPTIMIZERS, NonFiniteLossError, Trainer, mismatch_index, resolve_device
+from .trainer import Trainer, resolve_device
 
 __all__ = [
-    "TrainConfig", "load_config", "run_config",
+    "TrainSpec", "TrainPlan", "load_spec", "run_spec",
     "train_free_embeddings_fast", "sphere_grid_fast", "FastRun", "FAST_LOSSES",
-    "Trainer", "NonFiniteLossError", "OPTIMIZERS", "mismatch_index", "resolve_device",
-    "Callback", "CheckpointCallback", "History", "LambdaCallback", "MetricsCallback",
-    "SnapshotCallback", "compute_metrics", "DEFAULT_METRICS", "METRIC_FUNCTIONS",
+    "Trainer", "NonFiniteLossError", "OPTIMIZERS", "mismatch_index", "resolve_device", "BatchOrder",
+    "Engine", "TorchEngine", "NumbaEngine", "choose_engine", "numba_reason",
+    "TrainerState", "Callback", "CheckpointCallback", "History", "LambdaCallback", "MetricsCallback",
+    "SnapshotCallback", "compute_metrics", "DEFAULT_METRICS", "METRIC_FUNCTIONS", "METRIC_KEYS",
     "LOSSES", "alignment_loss", "clip_loss", "cross_uniformity_loss", "cua_loss", "cuaxu_loss",
     "get_loss", "list_losses", "nt_xent", "register_loss", "siglip_loss", "simclr_loss",
     "slip_loss", "uniformity_loss",

@@ -1,163 +1,113 @@
-"""Callbacks and the training history.
+"""Callbacks, typed against the small :class:`TrainerState` protocol (torch-free).
 
-A callback subclasses :class:`Callback` and overrides any of ``on_fit_start(trainer)``,
-``on_step_end(trainer, step, logs)`` (``logs``: ``loss``, ``temperature``, ``lr`` and the loss
-parts as floats), ``on_fit_end(trainer)``. Built-ins:
+A callback subclasses :class:`Callback` and overrides any of
 
-* :class:`MetricsCallback` — every ``every`` steps, embeds the evaluation pairs and appends a
-  record to ``trainer.history``: ``step``, ``loss`` (mean since the last record), the mean
-  loss parts, ``temperature``, ``lr`` and the gap metrics of :data:`METRIC_FUNCTIONS`
-  (computed by :mod:`gaplab.metrics`). The trainer adds one when ``eval_every`` is set.
+* ``on_fit_start(state)`` — before the first step of ``fit`` (also after a resume);
+* ``on_logs(state, logs)`` — after every run of steps, with every step's logged values in
+  order (``logs[name]`` a sequence of floats, one per step; ``loss``, ``temperature`` and,
+  on the torch engine, the loss parts): cheap, no model access;
+* ``on_step_end(state, step, logs)`` — at the steps :meth:`Callback.next_call` asks for
+  (every step by default), with the model at ``step`` and that step's logged floats;
+* ``on_fit_end(state)`` — after the last step;
+* ``state_dict()`` / ``load_state_dict(state)`` — what a checkpoint keeps of the callback
+  (JSON values and arrays), so a resumed run continues it exactly.
+
+Both engines call callbacks the same way; the numba engine runs the steps between two calls in
+one compiled chunk, so a callback that asks for sparse steps (``next_call``) costs nothing in
+between. The state is any object with the attributes of :class:`TrainerState` (the
+:class:`~gaplab.train.Trainer` is one).
+
+Built-ins:
+
+* :class:`MetricsCallback` — every ``every`` steps (and at the first and last step) embeds the
+  evaluation pairs and appends a record to ``state.history``: ``step``, ``loss`` (mean since
+  the last record) and the mean loss parts, ``temperature``, ``lr`` and the gap metrics of
+  :func:`~gaplab.train.history.compute_metrics`. The trainer adds one when ``eval_every`` is set.
 * :class:`SnapshotCallback` — stores the (normalised) embeddings at chosen steps.
-* :class:`CheckpointCallback` — writes a resumable checkpoint every ``every`` steps.
+* :class:`CheckpointCallback` — writes a resumable checkpoint every ``every`` steps and at the end.
 * :class:`LambdaCallback` — wraps plain functions.
-
-:class:`History` is a list of records (dicts) with ``history["l2m"]`` (one column),
-``to_json(path)``, ``to_csv(path)``.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._errors import ConfigError
-from .._fs import atomic_write
-from .._json import to_jsonable, write_json
-from ..metrics import (
-    alignment,
-    l2m,
-    linear_separability,
-    mean_cosine,
-    mean_cosine_cross,
-    mean_cosine_paired,
-    retrieval_recall,
-    rmg,
-    uniformity,
+from .history import (
+    DEFAULT_METRICS,
+    History,
+    NonFiniteLossError,
+    check_metric_names,
+    compute_metrics,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
-
 __all__ = [
-    "Callback", "MetricsCallback", "SnapshotCallback", "CheckpointCallback", "LambdaCallback",
-    "History", "METRIC_FUNCTIONS", "DEFAULT_METRICS", "compute_metrics",
+    "TrainerState", "Callback", "MetricsCallback", "SnapshotCallback", "CheckpointCallback", "LambdaCallback",
 ]
 
 
-#: metric name → function(x̂, ŷ) → float or dict of floats (keys become columns)
-METRIC_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
-    "l2m": lambda x, y: l2m(x, y),
-    "rmg": lambda x, y: rmg(x, y),
-    "mean_cos_image": lambda x, y: mean_cosine(x),
-    "mean_cos_text": lambda x, y: mean_cosine(y),
-    "mean_cos_paired": lambda x, y: mean_cosine_paired(x, y),
-    "mean_cos_cross": lambda x, y: mean_cosine_cross(x, y),
-    "alignment": lambda x, y: alignment(x, y),
-    "uniformity": lambda x, y: {"uniformity_image": uniformity(x), "uniformity_text": uniformity(y)},
-    "retrieval": lambda x, y: retrieval_recall(x, y, ks=(1, 5)),
-    "linear_separability": lambda x, y: linear_separability(x, y),
-}
+@runtime_checkable
+class TrainerState(Protocol):
+    """What a callback may read of a training run (the :class:`~gaplab.train.Trainer` is one)."""
 
-#: metrics recorded when none are named (linear separability is opt-in: it fits a classifier)
-DEFAULT_METRICS = (
-    "l2m", "rmg", "mean_cos_image", "mean_cos_text", "mean_cos_paired", "mean_cos_cross",
-    "alignment", "uniformity", "retrieval",
-)
+    step: int  #: optimizer steps taken
+    total_steps: int  #: steps of the run
+    history: History  #: the records so far
+    eval_data: Any  #: held-out pairs for metrics (``None``: the training pairs)
 
+    def temperature_value(self, step: int | None = None) -> float:
+        """τ at ``step`` (default: the current step)."""
+        ...
 
-def check_metric_names(names: Sequence[str]) -> tuple[str, ...]:
-    bad = [n for n in names if n not in METRIC_FUNCTIONS]
-    if bad:
-        raise ConfigError(f"unknown metric(s) {bad}; valid: {', '.join(METRIC_FUNCTIONS)}")
-    return tuple(names)
+    def current_lr(self, step: int | None = None) -> float:
+        """Learning rate of the model parameters at ``step`` (default: the current step)."""
+        ...
 
+    def embed(self, data: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised float64 embeddings of ``data`` (default ``eval_data``, then the training pairs)."""
+        ...
 
-def compute_metrics(x: Any, y: Any, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, float]:
-    """The named gap metrics of paired embeddings ``x``, ``y`` as a flat dict of floats."""
-    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    out: dict[str, float] = {}
-    for name in check_metric_names(metrics):
-        v = METRIC_FUNCTIONS[name](xa, ya)
-        if isinstance(v, dict):
-            out.update({k: float(u) for k, u in v.items()})
-        else:
-            out[name] = float(v)
-    return out
-
-
-class History:
-    """Records appended during training: one dict per evaluation.
-
-    >>> h = History([{"step": 0, "l2m": 1.0}, {"step": 10, "l2m": 0.5}])
-    >>> h["l2m"], len(h)
-    ([1.0, 0.5], 2)
-    """
-
-    def __init__(self, records: list[dict[str, Any]] | None = None) -> None:
-        self.records: list[dict[str, Any]] = list(records or [])
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self):
-        return iter(self.records)
-
-    def __getitem__(self, key: str | int) -> Any:
-        if isinstance(key, int):
-            return self.records[key]
-        return [r.get(key) for r in self.records]
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.records[-1] if self.records else {}
-
-    def columns(self) -> list[str]:
-        cols: list[str] = []
-        for r in self.records:
-            cols += [k for k in r if k not in cols]
-        return cols
-
-    def to_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``{"records": [...]}`` as JSON (NaN → null)."""
-        return write_json(path, {"records": to_jsonable(self.records)})
-
-    def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write one row per record, columns in order of first appearance (atomically)."""
-        cols = self.columns()
-
-        def write(tmp: str) -> None:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=cols)
-                w.writeheader()
-                for r in self.records:
-                    w.writerow({k: to_jsonable(v) for k, v in r.items()})
-
-        return atomic_write(path, write)
-
-    def __repr__(self) -> str:
-        return f"History({len(self)} records, columns={self.columns()})"
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write everything needed to continue the run bit-identically."""
+        ...
 
 
 class Callback:
-    """Base class; every hook is a no-op."""
+    """Base class: every hook is a no-op, ``on_step_end`` is asked for at every step, no state."""
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def next_call(self, step: int, total_steps: int) -> int | None:
+        """The first step after ``step`` at which :meth:`on_step_end` must run (``None``: never)."""
+        return step + 1
+
+    def on_fit_start(self, state: TrainerState) -> None:
         pass
 
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+    def on_logs(self, state: TrainerState, logs: Mapping[str, Sequence[float]]) -> None:
         pass
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
         pass
+
+    def on_fit_end(self, state: TrainerState) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def _next_multiple(step: int, every: int, total_steps: int, *, last: bool) -> int | None:
+    nxt = (step // every + 1) * every
+    if last and step < total_steps:
+        return min(nxt, total_steps)
+    return nxt if nxt <= total_steps else None
 
 
 class MetricsCallback(Callback):
@@ -168,14 +118,14 @@ class MetricsCallback(Callback):
     every : int
         Interval in optimizer steps.
     metrics : sequence of str
-        Keys of :data:`METRIC_FUNCTIONS`.
+        Keys of :data:`~gaplab.train.history.METRIC_FUNCTIONS`.
     eval_data : optional
-        Held-out pairs ``(images, texts)``; default: the trainer's ``eval_data`` or, failing
+        Held-out pairs ``(images, texts)``; default: the state's ``eval_data`` or, failing
         that, the training pairs (all points for :class:`~gaplab.models.FreeEmbeddings`).
     """
 
     def __init__(self, every: int, metrics: Sequence[str] = DEFAULT_METRICS, eval_data: Any = None) -> None:
-        if not (isinstance(every, int) and every >= 1):
+        if isinstance(every, bool) or not (isinstance(every, int) and every >= 1):
             raise ConfigError(f"MetricsCallback: every must be a positive integer, got {every!r}")
         self.every = every
         self.metrics = check_metric_names(metrics)
@@ -187,46 +137,52 @@ class MetricsCallback(Callback):
         return {"sum": dict(self._sum), "n": self._n}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._sum, self._n = dict(state["sum"]), int(state["n"])
+        self._sum, self._n = {k: float(v) for k, v in state["sum"].items()}, int(state["n"])
 
-    def record(self, trainer: Trainer, step: int, logs: dict[str, float] | None = None) -> dict[str, Any]:
+    def next_call(self, step: int, total_steps: int) -> int | None:
+        return _next_multiple(step, self.every, total_steps, last=True)
+
+    def record(self, state: TrainerState, step: int, logs: dict[str, float] | None = None) -> dict[str, Any]:
         rec: dict[str, Any] = {"step": step}
         if self._n:
             rec.update({k: v / self._n for k, v in self._sum.items()})
         elif logs:
             rec.update({k: v for k, v in logs.items() if k not in ("temperature", "lr")})
-        rec["temperature"] = trainer.temperature.value(step)
-        rec["lr"] = trainer.current_lr(step)
-        x, y = trainer.embed(self.eval_data)
+        rec["temperature"] = state.temperature_value(step)
+        rec["lr"] = state.current_lr(step)
+        x, y = state.embed(self.eval_data)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            from .trainer import NonFiniteLossError
-
             raise NonFiniteLossError(
                 f"the embeddings became NaN/inf by step {step} (temperature {rec['temperature']:.6g}, lr "
                 f"{rec['lr']:.6g}); lower the learning rate, raise the temperature or check the inputs for NaN/inf"
             )
         rec.update(compute_metrics(x, y, self.metrics))
         self._sum, self._n = {}, 0
-        trainer.history.append(rec)
+        state.history.append(rec)
         return rec
 
-    def on_fit_start(self, trainer: Trainer) -> None:
-        if trainer.step == 0 and not len(trainer.history):
-            self.record(trainer, 0)
+    def on_fit_start(self, state: TrainerState) -> None:
+        if state.step == 0 and not len(state.history):
+            self.record(state, 0)
 
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+    def on_logs(self, state: TrainerState, logs: Mapping[str, Sequence[float]]) -> None:
+        n = 0
         for k, v in logs.items():
-            if k not in ("temperature", "lr"):
-                self._sum[k] = self._sum.get(k, 0.0) + v
-        self._n += 1
-        if step % self.every == 0 or step == trainer.total_steps:
-            self.record(trainer, step)
+            if k in ("temperature", "lr"):
+                continue
+            n = len(v)
+            # a sequential float64 sum: the same number however the steps were chunked
+            self._sum[k] = float(np.cumsum(np.concatenate(([self._sum.get(k, 0.0)], np.asarray(v, np.float64))))[-1])
+        self._n += n
+
+    def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        self.record(state, step)
 
 
 class SnapshotCallback(Callback):
     """Keep the normalised embeddings (numpy) at the given steps: ``snapshots[step] = (x, y)``.
 
-    Step 0 means the initial state.
+    Step 0 means the initial state. The snapshots are part of the checkpoint.
     """
 
     def __init__(self, steps: Sequence[int], eval_data: Any = None) -> None:
@@ -234,48 +190,65 @@ class SnapshotCallback(Callback):
         self.eval_data = eval_data
         self.snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def on_fit_start(self, trainer: Trainer) -> None:
-        if trainer.step in self.steps:
-            self.snapshots[trainer.step] = trainer.embed(self.eval_data)
+    def next_call(self, step: int, total_steps: int) -> int | None:
+        return next((s for s in self.steps if s > step), None)
 
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+    def on_fit_start(self, state: TrainerState) -> None:
+        if state.step in self.steps and state.step not in self.snapshots:
+            self.snapshots[state.step] = state.embed(self.eval_data)
+
+    def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
         if step in self.steps:
-            self.snapshots[step] = trainer.embed(self.eval_data)
+            self.snapshots[step] = state.embed(self.eval_data)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"snapshots": {int(s): (a, b) for s, (a, b) in self.snapshots.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.snapshots = {int(s): (np.asarray(a), np.asarray(b)) for s, (a, b) in state["snapshots"].items()}
 
 
 class CheckpointCallback(Callback):
-    """Write ``trainer.save_checkpoint(path)`` every ``every`` steps and at the end."""
+    """Write ``state.save_checkpoint(path)`` every ``every`` steps and at the end."""
 
     def __init__(self, path: str | os.PathLike[str], every: int) -> None:
         self.path, self.every = Path(path), int(every)
 
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
-        if step % self.every == 0:
-            trainer.save_checkpoint(self.path)
+    def next_call(self, step: int, total_steps: int) -> int | None:
+        return _next_multiple(step, self.every, total_steps, last=False)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
-        trainer.save_checkpoint(self.path)
+    def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        state.save_checkpoint(self.path)
+
+    def on_fit_end(self, state: TrainerState) -> None:
+        state.save_checkpoint(self.path)
 
 
 class LambdaCallback(Callback):
-    """Callback from plain functions: ``LambdaCallback(on_step_end=lambda tr, step, logs: ...)``."""
+    """Callback from plain functions: ``LambdaCallback(on_step_end=lambda state, step, logs: ...)``.
+
+    ``on_step_end`` runs at every step (on the numba engine too: one step per compiled call).
+    """
 
     def __init__(
         self,
-        on_fit_start: Callable[[Trainer], None] | None = None,
-        on_step_end: Callable[[Trainer, int, dict[str, float]], None] | None = None,
-        on_fit_end: Callable[[Trainer], None] | None = None,
+        on_fit_start: Callable[[TrainerState], None] | None = None,
+        on_step_end: Callable[[TrainerState, int, dict[str, float]], None] | None = None,
+        on_fit_end: Callable[[TrainerState], None] | None = None,
     ) -> None:
         self._start, self._step, self._end = on_fit_start, on_step_end, on_fit_end
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def next_call(self, step: int, total_steps: int) -> int | None:
+        return step + 1 if self._step else None
+
+    def on_fit_start(self, state: TrainerState) -> None:
         if self._start:
-            self._start(trainer)
+            self._start(state)
 
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+    def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
         if self._step:
-            self._step(trainer, step, logs)
+            self._step(state, step, logs)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, state: TrainerState) -> None:
         if self._end:
-            self._end(trainer)
+            self._end(state)

@@ -1,4 +1,10 @@
-r"""Fast path for free embeddings: numba loops with the hand-derived gradient, many runs in parallel.
+r"""Numba kernels for free embeddings: the hand-derived gradient, one run or many in parallel.
+
+These kernels are the ``numba`` engine of :class:`~gaplab.train.Trainer`
+(:class:`~gaplab.train.engines.NumbaEngine`, one run, resumable, with callbacks);
+:func:`train_free_embeddings_fast` is their batch-of-runs form (R runs in one parallel call,
+used by the sphere and gradient-flow recipes). Both draw batches from
+:class:`~gaplab.train.batches.BatchOrder`, so the two give the same numbers bit for bit.
 
 The sphere of paper 001 (1,000 pairs in R³, batch 10, SGD lr 0.01, 2.5M steps) costs ~300 µs
 per step as a plain PyTorch loop, because every step is Python and autograd overhead. Here
@@ -8,9 +14,9 @@ inits × seeds) are spread over the cores with ``numba.prange``.
 It computes exactly what :class:`~gaplab.train.Trainer` computes for a
 :class:`~gaplab.models.FreeEmbeddings` model with SGD (no momentum, no weight decay), a fixed,
 scheduled or learnable temperature (ν trained by SGD, clamped unless ``max_scale=None``) and
-the same ``seed``: same batch order (``default_rng(seed)``, one permutation per epoch, last
-partial batch dropped), same fixed mismatches
-(:func:`~gaplab.train.mismatch_index`), same loss. In float64 the two agree to ~1e-13 after
+the same ``seed``: same batch order (:class:`~gaplab.train.batches.BatchOrder`:
+``default_rng(seed)``, one permutation per epoch, last partial batch dropped), same fixed
+mismatches (:func:`~gaplab.train.mismatch_index`), same loss. In float64 the two agree to ~1e-13 after
 1,000 steps (tested to 1e-10).
 
 Gradients (rows of x̂, ŷ unit; S = x̂ŷᵀ/τ; R, C the row / column softmaxes of S):
@@ -58,7 +64,8 @@ import numpy as np
 
 from .._errors import ConfigError
 
-__all__ = ["train_free_embeddings_fast", "sphere_grid_fast", "FastRun", "FAST_LOSSES"]
+__all__ = ["train_free_embeddings_fast", "sphere_grid_fast", "FastRun", "FAST_LOSSES", "KernelLoss", "KernelTemperature",
+           "kernel_loss", "kernel_temperature", "run_kernel"]
 
 #: losses the fast path implements (name → kernel id)
 FAST_LOSSES = ("clip", "simclr", "slip")
@@ -124,26 +131,150 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
-class _Order:
-    """The Trainer's batch order: default_rng(seed), one permutation per epoch, drop last."""
+# -- what the kernels need of a run: shared with gaplab.train.engines.NumbaEngine ------------------
 
-    def __init__(self, n: int, bsz: int, seed: int) -> None:
-        self.n, self.bsz, self.rng = n, bsz, np.random.default_rng(seed)
-        self.spe = n // bsz
-        self.buf = np.empty(0, dtype=np.int64)
+@dataclass
+class KernelLoss:
+    """A loss as the kernels take it: kernel id, SimCLR weight and fixed SimCLR τ (or None)."""
 
-    def take(self, steps: int) -> np.ndarray:
-        need = steps * self.bsz
-        parts = [self.buf]
-        have = self.buf.size
-        used = self.spe * self.bsz
-        while have < need:
-            p = self.rng.permutation(self.n)[:used]
-            parts.append(p)
-            have += used
-        allidx = np.concatenate(parts) if len(parts) > 1 else self.buf
-        self.buf = allidx[need:]
-        return allidx[:need]
+    loss_id: int
+    w_sim: float
+    tau2: float | None
+
+
+def kernel_loss(name: str, options: dict[str, Any] | None) -> KernelLoss:
+    """:class:`KernelLoss` of loss ``name`` with ``options``; unknown ones raise :class:`~gaplab.ConfigError`."""
+    kw = dict(options or {})
+    if name not in FAST_LOSSES:
+        raise ConfigError(
+            f"train_free_embeddings_fast: loss {name!r} has no fast path; valid: {', '.join(FAST_LOSSES)} "
+            "(use gaplab.train.Trainer for the others)"
+        )
+    valid = {"clip": set(), "simclr": set(), "slip": {"views", "simclr_weight", "simclr_temperature"}}[name]
+    bad = sorted(set(kw) - valid)
+    if bad:
+        raise ConfigError(f"fast loss {name!r} got unknown option(s) {bad}; valid: {', '.join(sorted(valid)) or '(none)'}")
+    if name == "clip":
+        loss_id = _CLIP
+    elif name == "simclr":
+        loss_id = _SIMCLR
+    else:
+        views = kw.get("views", "self")
+        if views not in ("self", "paired"):
+            raise ConfigError(f"slip views must be 'self' or 'paired', got {views!r}")
+        loss_id = _SLIP_SELF if views == "self" else _SLIP_PAIRED
+    tau2 = kw.get("simclr_temperature")
+    return KernelLoss(loss_id, float(kw.get("simclr_weight", 1.0)), None if tau2 is None else float(tau2))
+
+
+@dataclass
+class KernelTemperature:
+    """A temperature strategy as the kernels take it.
+
+    ``tau`` is a float or a schedule (step → τ) when not learnable; when ``learn``, τ comes
+    from ``nu`` (one float, trained by SGD with ``lr_nu``) through β = exp / softplus /
+    scaled_exp (``beta_kind`` 0 / 1 / 2, ``beta_scale``), clamped at ``max_scale``
+    (``nu_max`` on ν).
+    """
+
+    tau: Any = 1.0
+    learn: int = 0
+    nu: float = 0.0
+    beta_kind: int = 0
+    beta_scale: float = 1.0
+    max_scale: float = math.inf
+    nu_max: float = math.inf
+    lr_nu: float = 0.0
+
+    def value(self, step: int, nu: float | None = None) -> float:
+        """τ at ``step`` (learnable: at ν = ``nu``, default the initial ν)."""
+        if self.learn:
+            v = self.nu if nu is None else float(nu)
+            b = {0: lambda: math.exp(v), 1: lambda: math.log1p(math.exp(v)) if v <= 20 else v,
+                 2: lambda: math.exp(self.beta_scale * v)}[self.beta_kind]()
+            return float(1.0 / min(b, self.max_scale))
+        return float(self.tau(step)) if callable(self.tau) else float(self.tau)
+
+    def taus(self, lo: int, hi: int) -> np.ndarray:
+        """τ of steps ``lo .. hi-1`` (a placeholder 1.0 when learnable: the kernel computes τ from ν)."""
+        if callable(self.tau) and not self.learn:
+            out = np.array([float(self.tau(s)) for s in range(lo, hi)], dtype=np.float64)
+        else:
+            out = np.full(hi - lo, float(self.tau), dtype=np.float64)
+        if not (out > 0).all() or not np.isfinite(out).all():
+            raise ConfigError(f"train_free_embeddings_fast: a temperature schedule gave tau <= 0 between steps {lo} and {hi}")
+        return out
+
+
+def kernel_temperature(t: Any, lr: float, steps: int) -> KernelTemperature:
+    """:class:`KernelTemperature` of a float, schedule, name, dict or :class:`~gaplab.train.Temperature`."""
+    from .temperature import (
+        FixedTemperature,
+        LearnableTemperature,
+        ScheduledTemperature,
+        Temperature,
+        make_temperature,
+    )
+
+    if isinstance(t, (str, dict, Temperature)):
+        t = make_temperature(t, total_steps=steps)
+        if isinstance(t, LearnableTemperature):
+            return KernelTemperature(learn=1, nu=float(t.nu.detach()), beta_kind=("exp", "softplus", "scaled_exp").index(t.beta),
+                                     beta_scale=t.scale, max_scale=t.max_scale, nu_max=t._nu_max, lr_nu=lr * t.lr_scale)
+        if isinstance(t, ScheduledTemperature):
+            t = t.schedule
+        elif isinstance(t, FixedTemperature):
+            t = t.tau
+        else:
+            raise ConfigError(f"fast path: unsupported temperature strategy {type(t).__name__}")
+    if not callable(t) and (isinstance(t, bool) or not (isinstance(t, (int, float)) and t > 0)):
+        raise ConfigError(f"train_free_embeddings_fast: temperature must be > 0 or a schedule, got {t!r}")
+    return KernelTemperature(tau=t)
+
+
+def check_simclr_temperature(loss: KernelLoss, temp: KernelTemperature) -> None:
+    if loss.tau2 is not None and temp.learn:
+        raise ConfigError("fast path: simclr_temperature needs a fixed (not learnable) temperature")
+    if loss.tau2 is not None and callable(temp.tau):
+        raise ConfigError("fast path: simclr_temperature needs a fixed (not scheduled) temperature")
+
+
+def run_kernel(P: np.ndarray, Q: np.ndarray, idx: np.ndarray, tidx: np.ndarray, taus: np.ndarray, lrs: np.ndarray,
+               losses: list[KernelLoss], temps: list[KernelTemperature], nus: np.ndarray, loss_out: np.ndarray,
+               tau_out: np.ndarray, loss_every: int, step0: int, batch_size: int) -> None:
+    """One compiled call: R runs ((R, N, d) ``P``, ``Q``) over the steps whose batches are ``idx``.
+
+    ``nus`` (R, 1) holds each learnable ν and is updated in place, as are ``P``, ``Q``,
+    ``loss_out`` (mean loss per window of ``loss_every`` steps, counted from ``step0``) and
+    ``tau_out`` (τ at the last step of each window).
+    """
+    k = _kernels()
+    r = P.shape[0]
+    # τ of the SimCLR term relative to the CLIP τ (1 = the same τ, schedules included)
+    tau2_ratio = np.array([1.0 if lo.tau2 is None else lo.tau2 / taus[i, 0] for i, lo in enumerate(losses)])
+    learn = np.array([t.learn for t in temps], dtype=np.int64)
+    beta_kinds = np.array([t.beta_kind for t in temps], dtype=np.int64)
+    beta_scales = np.array([t.beta_scale for t in temps], dtype=np.float64)
+    max_scales = np.array([t.max_scale for t in temps], dtype=np.float64)
+    nu_maxs = np.array([t.nu_max for t in temps], dtype=np.float64)
+    lr_nus = np.array([t.lr_nu for t in temps], dtype=np.float64)
+    if r == 1:
+        lo = losses[0]
+        k["run_one"](P[0], Q[0], idx[0], tidx[0], taus[0], float(lrs[0]), lo.loss_id, lo.w_sim,
+                     tau2_ratio[0], loss_out[0], int(loss_every), int(step0), batch_size,
+                     learn[0], nus[0], beta_kinds[0], beta_scales[0], max_scales[0], nu_maxs[0],
+                     lr_nus[0], tau_out[0])
+        return
+    # chunk size 1: a thread that finishes a cheap run takes the next one (load balance)
+    prev_chunk = k["numba"].set_parallel_chunksize(1)
+    try:
+        k["run_many"](P, Q, idx, tidx, taus, np.asarray(lrs, dtype=np.float64),
+                      np.array([lo.loss_id for lo in losses], dtype=np.int64),
+                      np.array([lo.w_sim for lo in losses], dtype=np.float64), tau2_ratio, loss_out,
+                      int(loss_every), int(step0), batch_size, learn, nus, beta_kinds, beta_scales, max_scales,
+                      nu_maxs, lr_nus, tau_out)
+    finally:
+        k["numba"].set_parallel_chunksize(prev_chunk)
 
 
 def train_free_embeddings_fast(
@@ -164,6 +295,9 @@ def train_free_embeddings_fast(
     n_threads: int | None = None,
 ) -> FastRun:
     """Train free embeddings (one run or R runs in parallel) with SGD and the hand-derived gradient.
+
+    The same kernels and batch order (:class:`~gaplab.train.batches.BatchOrder`) as the
+    ``numba`` engine of :class:`~gaplab.train.Trainer`; this is its batch-of-runs form.
 
     Parameters
     ----------
@@ -197,6 +331,9 @@ def train_free_embeddings_fast(
     -------
     FastRun
     """
+    from .batches import BatchOrder, mismatch_index
+    from .history import NonFiniteLossError
+
     xa = np.array(x0, dtype=np.float64)
     ya = np.array(y0, dtype=np.float64)
     single = xa.ndim == 2
@@ -214,126 +351,48 @@ def train_free_embeddings_fast(
     if not (isinstance(steps, int) and steps >= 1):
         raise ConfigError(f"train_free_embeddings_fast: steps must be a positive integer, got {steps!r}")
     losses_l = _per_run(loss, r, "loss")
-    temps = _per_run(temperature, r, "temperature")
+    temps_in = _per_run(temperature, r, "temperature")
     lrs = [float(v) for v in _per_run(lr, r, "lr")]
     seeds = [int(v) for v in _per_run(seed, r, "seed")]
     mism = [float(v) for v in _per_run(mismatch, r, "mismatch")]
     kws = _per_run(loss_kwargs, r, "loss_kwargs") if loss_kwargs is not None else [{}] * r
-    loss_ids, w_sims, tau2_fixed = [], [], []
-    for name, kw in zip(losses_l, kws, strict=True):
-        kw = dict(kw or {})
-        if name not in FAST_LOSSES:
-            raise ConfigError(
-                f"train_free_embeddings_fast: loss {name!r} has no fast path; valid: {', '.join(FAST_LOSSES)} "
-                "(use gaplab.train.Trainer for the others)"
-            )
-        valid = {"clip": set(), "simclr": set(), "slip": {"views", "simclr_weight", "simclr_temperature"}}[name]
-        bad = sorted(set(kw) - valid)
-        if bad:
-            raise ConfigError(f"fast loss {name!r} got unknown option(s) {bad}; valid: {', '.join(sorted(valid)) or '(none)'}")
-        if name == "clip":
-            loss_ids.append(_CLIP)
-        elif name == "simclr":
-            loss_ids.append(_SIMCLR)
-        else:
-            views = kw.get("views", "self")
-            if views not in ("self", "paired"):
-                raise ConfigError(f"slip views must be 'self' or 'paired', got {views!r}")
-            loss_ids.append(_SLIP_SELF if views == "self" else _SLIP_PAIRED)
-        w_sims.append(float(kw.get("simclr_weight", 1.0)))
-        tau2_fixed.append(kw.get("simclr_temperature"))
+    klosses = [kernel_loss(name, kw) for name, kw in zip(losses_l, kws, strict=True)]
     for v in lrs:
         if not v > 0:
             raise ConfigError(f"train_free_embeddings_fast: lr must be > 0, got {v}")
-    from .temperature import (
-        FixedTemperature,
-        LearnableTemperature,
-        ScheduledTemperature,
-        Temperature,
-        make_temperature,
-    )
-
-    learn = np.zeros(r, dtype=np.int64)
-    nus = np.zeros((r, 1))
-    beta_kinds = np.zeros(r, dtype=np.int64)
-    beta_scales, max_scales, nu_maxs, lr_nus = np.ones(r), np.full(r, np.inf), np.full(r, np.inf), np.zeros(r)
-    for i, t in enumerate(temps):
-        if isinstance(t, (str, dict, Temperature)):
-            t = make_temperature(t, total_steps=steps)
-            if isinstance(t, LearnableTemperature):
-                learn[i] = 1
-                nus[i, 0] = float(t.nu.detach())
-                beta_kinds[i] = ("exp", "softplus", "scaled_exp").index(t.beta)
-                beta_scales[i], max_scales[i], nu_maxs[i] = t.scale, t.max_scale, t._nu_max
-                lr_nus[i] = lrs[i] * t.lr_scale
-                if tau2_fixed[i] is not None:
-                    raise ConfigError("fast path: simclr_temperature needs a fixed (not learnable) temperature")
-                temps[i] = 1.0  # placeholder: the kernel computes tau from nu
-                continue
-            if isinstance(t, ScheduledTemperature):
-                temps[i] = t.schedule
-            elif isinstance(t, FixedTemperature):
-                temps[i] = t.tau
-            else:
-                raise ConfigError(f"fast path: unsupported temperature strategy {type(t).__name__}")
-    if any(tf is not None and callable(t) for tf, t in zip(tau2_fixed, temps, strict=True)):
-        raise ConfigError("fast path: simclr_temperature needs a fixed (not scheduled) temperature")
-    for t in temps:
-        if not callable(t) and not (isinstance(t, (int, float)) and t > 0):
-            raise ConfigError(f"train_free_embeddings_fast: temperature must be > 0 or a schedule, got {t!r}")
-    from .trainer import NonFiniteLossError, mismatch_index
+    ktemps = [kernel_temperature(t, lr_, steps) for t, lr_ in zip(temps_in, lrs, strict=True)]
+    for lo_, t_ in zip(klosses, ktemps, strict=True):
+        check_simclr_temperature(lo_, t_)
+    nus = np.array([[t.nu] for t in ktemps], dtype=np.float64)
 
     tidx = np.stack([mismatch_index(n, m, s) for m, s in zip(mism, seeds, strict=True)]).astype(np.int64)
-    orders = [_Order(n, batch_size, s) for s in seeds]
+    orders = [BatchOrder(n, batch_size, s) for s in seeds]
     snaps = sorted({int(s) for s in snapshot_steps if 0 <= int(s) <= steps} | {steps})
     n_win = 0
     if loss_every:
         n_win = math.ceil(steps / loss_every)
     losses = np.zeros((r, max(n_win, 1)))
     tau_rec = np.zeros((r, max(n_win, 1)))
-    k = _kernels()
     if n_threads is not None:
-        k["numba"].set_num_threads(int(n_threads))
+        _kernels()["numba"].set_num_threads(int(n_threads))
     P, Q = xa.copy(), ya.copy()
     out = FastRun(x=np.empty(0), y=np.empty(0), params_x=np.empty(0), params_y=np.empty(0),
                   loss_every=loss_every, steps=steps)
-    def current_tau(i: int, step: int) -> float:
-        if learn[i]:
-            b = {0: math.exp(nus[i, 0]), 1: math.log1p(math.exp(nus[i, 0])) if nus[i, 0] <= 20 else nus[i, 0],
-                 2: math.exp(beta_scales[i] * nus[i, 0])}[int(beta_kinds[i])]
-            return float(1.0 / min(b, max_scales[i]))
-        t = temps[i]
-        return float(t(step)) if callable(t) else float(t)
+
+    def taus_now(step: int) -> list[float]:
+        return [t.value(step, nus[i, 0]) for i, t in enumerate(ktemps)]
 
     if 0 in snaps:
         out.snapshots[0] = (_unit(P).copy(), _unit(Q).copy())
-        out.temperatures[0] = [current_tau(i, 0) for i in range(r)]
+        out.temperatures[0] = taus_now(0)
     bounds = sorted(set(snaps) | set(range(0, steps, chunk_steps)) | {steps})
     t0 = time.perf_counter()
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         m = hi - lo
         idx = np.stack([o.take(m) for o in orders])
-        taus = np.empty((r, m))
-        for i, t in enumerate(temps):
-            taus[i] = [float(t(s)) for s in range(lo, hi)] if callable(t) else float(t)
-        if not (taus > 0).all() or not np.isfinite(taus).all():
-            raise ConfigError(f"train_free_embeddings_fast: a temperature schedule gave tau <= 0 between steps {lo} and {hi}")
-        # τ of the SimCLR term relative to the CLIP τ (1 = the same τ, schedules included)
-        tau2_ratio = np.array([1.0 if tf is None else float(tf) / taus[i, 0] for i, tf in enumerate(tau2_fixed)])
-        if r == 1:
-            k["run_one"](P[0], Q[0], idx[0], tidx[0], taus[0], lrs[0], loss_ids[0], w_sims[0],
-                         tau2_ratio[0], losses[0], int(loss_every or 0), lo, batch_size,
-                         learn[0], nus[0], beta_kinds[0], beta_scales[0], max_scales[0], nu_maxs[0],
-                         lr_nus[0], tau_rec[0])
-        else:
-            # chunk size 1: a thread that finishes a cheap run takes the next one (load balance)
-            prev_chunk = k["numba"].set_parallel_chunksize(1)
-            try:
-                k["run_many"](P, Q, idx, tidx, taus, np.array(lrs), np.array(loss_ids, dtype=np.int64),
-                              np.array(w_sims), tau2_ratio, losses, int(loss_every or 0), lo, batch_size,
-                              learn, nus, beta_kinds, beta_scales, max_scales, nu_maxs, lr_nus, tau_rec)
-            finally:
-                k["numba"].set_parallel_chunksize(prev_chunk)
+        taus = np.stack([t.taus(lo, hi) for t in ktemps])
+        run_kernel(P, Q, idx, tidx, taus, np.array(lrs), klosses, ktemps, nus, losses, tau_rec,
+                   int(loss_every or 0), lo, batch_size)
         if not (np.isfinite(P).all() and np.isfinite(Q).all()):
             bad = [i for i in range(r) if not (np.isfinite(P[i]).all() and np.isfinite(Q[i]).all())]
             raise NonFiniteLossError(
@@ -342,7 +401,7 @@ def train_free_embeddings_fast(
             )
         if hi in snaps:
             out.snapshots[hi] = (_unit(P).copy(), _unit(Q).copy())
-            out.temperatures[hi] = [current_tau(i, hi) for i in range(r)]
+            out.temperatures[hi] = taus_now(hi)
     out.seconds = time.perf_counter() - t0
     out.params_x, out.params_y = P, Q
     out.x, out.y = _unit(P), _unit(Q)
@@ -350,8 +409,8 @@ def train_free_embeddings_fast(
     out.tau_history = tau_rec[:, :n_win] if loss_every else None
     out.nu = nus[:, 0].copy()
     out.runs = [
-        {"loss": lo_, "lr": l_, "seed": s_, "mismatch": m_, "temperature": t_ if not callable(t_) else "schedule"}
-        for lo_, l_, s_, m_, t_ in zip(losses_l, lrs, seeds, mism, temps, strict=True)
+        {"loss": lo_, "lr": l_, "seed": s_, "mismatch": m_, "temperature": t_.tau if not callable(t_.tau) else "schedule"}
+        for lo_, l_, s_, m_, t_ in zip(losses_l, lrs, seeds, mism, ktemps, strict=True)
     ]
     if single:
         out.x, out.y, out.params_x, out.params_y = out.x[0], out.y[0], P[0], Q[0]

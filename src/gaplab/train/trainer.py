@@ -1,4 +1,4 @@
-r"""The training loop: one :class:`Trainer` for two-tower models and free embeddings.
+r"""The :class:`Trainer`: one spec, one engine, callbacks, a :class:`~gaplab.train.History`, checkpoints.
 
 Python API
 ----------
@@ -9,18 +9,24 @@ Python API
 >>> tr = Trainer(model, loss="clip", temperature=0.07, lr=0.01, batch_size=10, steps=50,
 ...              eval_every=25, seed=0)
 >>> hist = tr.fit()                       # free embeddings need no data: pairs are 0..n-1
->>> hist["step"], round(hist["l2m"][0], 2)
-([0, 25, 50], 1.88)
+>>> hist["step"], round(hist["l2m"][0], 2), tr.engine.name
+([0, 25, 50], 1.88, 'torch')
 
-``Trainer(model, *, loss, loss_kwargs, temperature, optimizer, lr, momentum, weight_decay,
-batch_size, steps | epochs, swap, swap_p, swap_kwargs, mismatch, mismatch_mode, seed,
-eval_every, eval_data, metrics, callbacks, device, dtype, progress, drop_last, siglip_bias)``
+``Trainer(model, *, eval_data=None, callbacks=(), spec=None, **options)`` — the options are
+the fields of :class:`~gaplab.train.TrainSpec` (``loss``, ``loss_kwargs``, ``temperature``,
+``optimizer``, ``lr``, ``momentum``, ``weight_decay``, ``batch_size``, ``steps`` | ``epochs``,
+``drop_last``, ``swap``, ``swap_p``, ``swap_kwargs``, ``mismatch``, ``mismatch_mode``,
+``siglip_bias``, ``seed``, ``eval_every``, ``metrics``, ``device``, ``dtype``, ``engine``,
+``progress``, ...), checked there and only there; or pass a validated ``spec``.
 
 * ``model`` — a :class:`~gaplab.models.TwoTower` (or any module with ``forward(a, b) -> (x, y)``
   and ``encode_image``/``encode_text``), or a :class:`~gaplab.models.FreeEmbeddings`.
 * ``fit(data=None, *, resume_from=None) -> History`` — ``data`` is ``(images, texts)``
   (tensors/arrays of N rows; texts may be a ``list[str]``) or any iterable of batches such as
   a ``DataLoader`` yielding ``(images, texts)``; ``None`` for free embeddings (pairs 0..N−1).
+* ``engine`` — ``"auto"`` (default: numba when eligible, see
+  :func:`~gaplab.train.engines.numba_reason`; a float32 model stays on torch), ``"torch"``,
+  ``"numba"``. ``trainer.engine.name`` says which runs.
 * ``loss`` — a name of :func:`~gaplab.train.list_losses` (or a function with the loss
   signature); ``loss_kwargs`` its options (e.g. ``{"views": "self"}`` for slip).
 * ``temperature`` — float (fixed), schedule callable, name of
@@ -32,14 +38,16 @@ eval_every, eval_data, metrics, callbacks, device, dtype, progress, drop_last, s
   pairs every epoch; needs indexable data); ``"batch"`` re-draws them in every batch.
 * ``eval_every`` — record gap metrics (see :mod:`gaplab.train.callbacks`) every k steps on
   ``eval_data`` (held-out pairs; default: the training pairs).
-* ``seed`` fixes everything: data order (numpy ``default_rng(seed)``, one permutation per
-  epoch), mismatches, swaps. ``save_checkpoint(path)`` and ``fit(resume_from=path)`` continue
-  bit-identically on CPU (indexable data; a DataLoader's own order is not restored).
-  A checkpoint holds tensors and JSON only (see :mod:`gaplab.train._state`; loading it runs
-  no code). Resuming refuses a checkpoint written with other options (seed, lr, loss, batch
-  size, optimizer, ...; named in the message), of a model of another size, one already past
-  ``steps``, or a file that is not a gaplab checkpoint. ``trainer.run_info`` (a dict of JSON
-  values, e.g. the training config) is saved too and must match on resume.
+* ``seed`` fixes everything: data order (:class:`~gaplab.train.batches.BatchOrder`), mismatches,
+  swaps. ``save_checkpoint(path)`` and ``fit(resume_from=path)`` continue bit-identically on
+  CPU on both engines (indexable data; a DataLoader's own order is not restored): the model,
+  the temperature, the engine's state (optimizer, generator), the batch order, the history and
+  every callback's ``state_dict()``. A checkpoint holds tensors and JSON only (see
+  :mod:`gaplab.train._state`; loading it runs no code). Resuming refuses a checkpoint written
+  with other options (:data:`~gaplab.train.spec.RESUME_FIELDS`, named in the message), by the
+  other engine, of a model of another size, one already past ``steps``, or a file that is
+  not a gaplab checkpoint. ``trainer.run_info`` (a dict of JSON values) is saved too and must
+  match on resume.
 
 Errors: bad names/options raise :class:`~gaplab.ConfigError` / :class:`~gaplab.UnknownNameError`
 listing the valid ones; a NaN/inf loss raises :class:`NonFiniteLossError` with the step and
@@ -48,9 +56,8 @@ the temperature.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +67,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._errors import ConfigError, GaplabError, InputError
-from .callbacks import DEFAULT_METRICS, Callback, History, MetricsCallback, check_metric_names
-from .losses import check_loss_options, get_loss
-from .swap import SWAPS, apply_swap
-from .temperature import Temperature, make_temperature
+from .batches import BatchOrder, mismatch_index
+from .callbacks import Callback, MetricsCallback
+from .engines import NumbaEngine, TorchEngine, choose_engine, take_rows
+from .history import History, NonFiniteLossError, compute_metrics
+from .spec import OPTIMIZERS, TrainPlan, TrainSpec
 
 __all__ = ["Trainer", "NonFiniteLossError", "resolve_device", "mismatch_index", "OPTIMIZERS"]
-
-#: valid optimizer names
-OPTIMIZERS = ("sgd", "adamw")
-
-
-class NonFiniteLossError(GaplabError, FloatingPointError):
-    """The loss became NaN or infinite during training."""
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -90,37 +91,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
 
 
-def mismatch_index(n: int, fraction: float, seed: int) -> np.ndarray:
-    """Text index for mismatched pairs: a fraction of positions cycled among themselves.
-
-    ``round(fraction * n)`` pairs (chosen by ``default_rng([seed, 1])``) each receive the text
-    of the next chosen pair, so every chosen pair is wrong (for two or more) and the texts
-    stay a permutation.
-
-    >>> idx = mismatch_index(10, 0.3, 0)
-    >>> int((idx != np.arange(10)).sum()), sorted(idx.tolist()) == list(range(10))
-    (3, True)
-    """
-    if not 0.0 <= fraction <= 1.0:
-        raise ConfigError(f"mismatch must be a fraction in [0, 1], got {fraction!r}")
-    idx = np.arange(n)
-    k = int(round(fraction * n))
-    if k >= 2:
-        chosen = np.random.default_rng([seed, 1]).choice(n, size=k, replace=False)
-        idx[chosen] = np.roll(chosen, -1)
-    return idx
-
-
-def _take(data: Any, idx: np.ndarray, device: torch.device) -> Any:
-    if isinstance(data, Tensor):
-        return data[torch.as_tensor(idx, device=data.device)].to(device)
-    if isinstance(data, np.ndarray):
-        return torch.as_tensor(data[idx]).to(device)
-    if isinstance(data, (list, tuple)):
-        return [data[int(i)] for i in idx]
-    raise ConfigError(f"cannot index training data of type {type(data).__name__}")
-
-
 def _length(data: Any) -> int:
     return int(data.shape[0]) if hasattr(data, "shape") else len(data)
 
@@ -129,236 +99,113 @@ class Trainer:
     """Train a contrastive model with any registered loss, temperature strategy, swap and mismatch.
 
     See the module docstring for every parameter. After :meth:`fit`, ``trainer.history`` holds
-    the metric records and ``trainer.step`` the number of optimizer steps taken.
+    the metric records and ``trainer.step`` the number of optimizer steps taken. The trainer
+    is the :class:`~gaplab.train.callbacks.TrainerState` its callbacks see.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        loss: str | Callable[..., Any] = "clip",
-        loss_kwargs: dict[str, Any] | None = None,
-        temperature: Any = 0.07,
-        optimizer: str = "sgd",
-        lr: float | Callable[[int], float] = 0.01,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        batch_size: int = 10,
-        steps: int | None = None,
-        epochs: int | None = None,
-        swap: str = "none",
-        swap_p: float = 0.0,
-        swap_kwargs: dict[str, Any] | None = None,
-        mismatch: float = 0.0,
-        mismatch_mode: str = "fixed",
-        seed: int = 0,
-        eval_every: int | None = None,
-        eval_data: Any = None,
-        metrics: Sequence[str] = DEFAULT_METRICS,
-        callbacks: Sequence[Callback] = (),
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype | None = None,
-        progress: bool = False,
-        drop_last: bool = True,
-        siglip_bias: float = -10.0,
-    ) -> None:
+    def __init__(self, model: nn.Module, *, eval_data: Any = None, callbacks: Sequence[Callback] = (),
+                 spec: TrainSpec | None = None, **options: Any) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(f"Trainer: model must be a torch nn.Module, got {type(model).__name__}")
-        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
-        self.loss_fn = get_loss(loss) if isinstance(loss, str) else loss
-        self.loss_kwargs = dict(loss_kwargs or {})
-        if isinstance(loss, str):
-            check_loss_options(loss, self.loss_kwargs)
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        if swap not in SWAPS:
-            raise ConfigError(f"unknown swap {swap!r}; valid: {', '.join(SWAPS)}")
-        if not 0.0 <= swap_p <= 1.0:
-            raise ConfigError(f"swap_p must be a probability in [0, 1], got {swap_p!r}")
-        if mismatch_mode not in ("fixed", "batch"):
-            raise ConfigError(f"unknown mismatch_mode {mismatch_mode!r}; valid: fixed, batch")
-        if not 0.0 <= mismatch <= 1.0:
-            raise ConfigError(f"mismatch must be a fraction in [0, 1], got {mismatch!r}")
-        if not (isinstance(batch_size, int) and batch_size >= 2):
-            raise ConfigError(f"batch_size must be an integer >= 2 (contrastive losses need negatives), got {batch_size!r}")
-        if steps is not None and epochs is not None:
-            raise ConfigError("give steps or epochs, not both")
-        if steps is None and epochs is None:
-            raise ConfigError("give steps=... or epochs=...")
-        for name, v in (("steps", steps), ("epochs", epochs)):
-            if v is not None and not (isinstance(v, int) and v >= 1):
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-        if eval_every is not None and not (isinstance(eval_every, int) and eval_every >= 1):
-            raise ConfigError(f"eval_every must be a positive integer, got {eval_every!r}")
-        if isinstance(seed, bool) or not (isinstance(seed, (int, np.integer)) and seed >= 0):
-            raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-        if not callable(lr) and not (isinstance(lr, (int, float)) and lr > 0):
-            raise ConfigError(f"lr must be a number > 0 or a schedule, got {lr!r}")
-        self.metrics = check_metric_names(metrics)
-        self.device = resolve_device(device)
+        if spec is None:
+            spec = TrainSpec.from_options(**options)
+        elif options:
+            raise ConfigError(f"Trainer: give spec=... or options, not both (got {', '.join(sorted(options))})")
+        self.spec = spec
         self.model = model
-        if dtype is not None:
-            self.model.to(dtype)
-        self.model.to(self.device)
-        self._temperature_spec = temperature
-        self.optimizer_name, self.lr, self.momentum, self.weight_decay = optimizer, lr, momentum, weight_decay
-        self.batch_size, self.steps, self.epochs, self.drop_last = batch_size, steps, epochs, drop_last
-        self.swap, self.swap_p, self.swap_kwargs = swap, float(swap_p), dict(swap_kwargs or {})
-        self.mismatch, self.mismatch_mode, self.seed = float(mismatch), mismatch_mode, int(seed)
-        self.eval_every, self.eval_data, self.progress = eval_every, eval_data, progress
+        self.eval_data = eval_data
+        self.metrics = spec.metric_names
         self.callbacks: list[Callback] = list(callbacks)
+        if spec.eval_every is not None:
+            self.callbacks.insert(0, MetricsCallback(spec.eval_every, self.metrics))
+        self.engine_name = choose_engine(spec, model)
+        self.device = torch.device("cpu") if self.engine_name == "numba" else resolve_device(spec.device)
+        if spec.dtype is not None:
+            self.model.to(getattr(torch, spec.dtype))
+        self.model.to(self.device)
         self.history = History()
         self.step = 0
-        self.total_steps: int | None = steps
-        self.bias: nn.Parameter | None = None
-        if self.loss_name == "siglip":
-            self.bias = nn.Parameter(torch.tensor(float(siglip_bias), device=self.device))
-        # with epochs the length is known only in fit(), which rebuilds the strategy then
-        self.temperature: Temperature = make_temperature(temperature, total_steps=steps if steps is not None else 1)
-        self.temperature.to(self.device)
-        self._metrics_cb: MetricsCallback | None = None
-        if eval_every is not None:
-            self._metrics_cb = MetricsCallback(eval_every, self.metrics)
-            self.callbacks.insert(0, self._metrics_cb)
-        self.optimizer = self._make_optimizer()
-        self._rng = np.random.default_rng(self.seed)
-        self._perm: np.ndarray | None = None
-        self._pos = 0
-        self._gen = torch.Generator().manual_seed(self.seed)
-        self._text_index: np.ndarray | None = None
-        self._data: Any = None
-        #: JSON values saved in checkpoints that a resumed run must match (e.g. the config)
+        #: JSON values saved in checkpoints that a resumed run must match (e.g. where it came from)
         self.run_info: dict[str, Any] = {}
+        self.plan: TrainPlan | None = None
+        self.total_steps: int | None = None
+        self.temperature: Any = None
+        self.engine: Any = None
+        self.train_data: Any = None
+        self.order: BatchOrder | None = None
+        self.text_index: np.ndarray | None = None
+        from ..models.free import FreeEmbeddings
+
+        if spec.steps is not None:
+            self._resolve(None)
+        elif isinstance(model, FreeEmbeddings):  # epochs of its own pairs: the length is known now
+            self._resolve(self._steps_per_epoch(model.n_pairs))
 
     # -- setup ---------------------------------------------------------------------------------
-    def _groups(self) -> list[tuple[list[nn.Parameter], float, float]]:
-        groups = [([p for p in self.model.parameters() if p.requires_grad], 1.0, self.weight_decay)]
-        if self.temperature.learnable:
-            groups.append((list(self.temperature.parameters()), self.temperature.lr_scale, 0.0))
-        if self.bias is not None:
-            groups.append(([self.bias], 1.0, 0.0))
-        return groups
+    def _steps_per_epoch(self, n: int) -> int:
+        return BatchOrder(n, min(self.spec.batch_size, n), 0, drop_last=self.spec.drop_last).steps_per_epoch
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        lr0 = self.current_lr(0)
-        groups = [
-            {"params": ps, "lr": lr0 * scale, "weight_decay": wd, "lr_scale": scale}
-            for ps, scale, wd in self._groups() if ps
-        ]
-        if self.optimizer_name == "sgd":
-            return torch.optim.SGD(groups, lr=lr0, momentum=self.momentum)
-        return torch.optim.AdamW(groups, lr=lr0)
+    def _resolve(self, steps_per_epoch: int | None) -> None:
+        """Build the plan (run length, temperature, lr) and the engine: once per trainer."""
+        self.plan = self.spec.resolve(steps_per_epoch)
+        self.total_steps = self.plan.total_steps
+        self.temperature = self.plan.temperature
+        self.temperature.to(self.device)
+        self.engine = (NumbaEngine if self.engine_name == "numba" else TorchEngine)(self)
 
-    def current_lr(self, step: int) -> float:
-        """Learning rate of the model parameters at ``step``."""
-        return float(self.lr(step)) if callable(self.lr) else float(self.lr)
+    def current_lr(self, step: int | None = None) -> float:
+        """Learning rate of the model parameters at ``step`` (default: the current step)."""
+        return self.plan.lr_at(self.step if step is None else step)  # type: ignore[union-attr]
+
+    def temperature_value(self, step: int | None = None) -> float:
+        """τ at ``step`` (default: the current step) as a float."""
+        return self.temperature.value(self.step if step is None else step)
+
+    @property
+    def optimizer(self) -> Any:
+        """The torch optimizer (torch engine only)."""
+        return getattr(self.engine, "optimizer", None)
 
     def _prepare_data(self, data: Any) -> None:
         from ..models.free import FreeEmbeddings
 
+        b = self.spec.batch_size
         if data is None:
             if not isinstance(self.model, FreeEmbeddings):
                 raise ConfigError("Trainer.fit: data=None works only for FreeEmbeddings; pass (images, texts)")
-            n = self.model.n_pairs
-            idx = torch.arange(n, device=self.device)
+            idx = torch.arange(self.model.n_pairs, device=self.device)
             data = (idx, idx)
+        elif self.engine_name == "numba":
+            raise ConfigError("Trainer.fit: the numba engine trains free embeddings on their own pairs; "
+                              "call fit() without data, or use engine='torch'")
         if isinstance(data, tuple) and len(data) == 2:
-            a, b = data
+            a, b_ = data
             if isinstance(a, Tensor):
                 a = a.to(self.device)
-            if isinstance(b, Tensor):
-                b = b.to(self.device)
-            n, nb = _length(a), _length(b)
+            if isinstance(b_, Tensor):
+                b_ = b_.to(self.device)
+            n, nb = _length(a), _length(b_)
             if n != nb:
                 raise ConfigError(f"Trainer.fit: images and texts need the same number of rows, got {n} and {nb}")
-            if n < self.batch_size:
-                raise ConfigError(f"Trainer.fit: {n} pairs are fewer than batch_size={self.batch_size}")
-            self._data, self._n, self._indexable = (a, b), n, True
-            self.steps_per_epoch = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-            if self._text_index is None:
-                fixed = self.mismatch if self.mismatch_mode == "fixed" else 0.0
-                self._text_index = mismatch_index(n, fixed, self.seed)
+            if n < b:
+                raise ConfigError(f"Trainer.fit: {n} pairs are fewer than batch_size={b}")
+            self.train_data = (a, b_)
+            self.order = BatchOrder(n, b, self.spec.seed, drop_last=self.spec.drop_last)
+            if self.text_index is None:
+                fixed = self.spec.mismatch if self.spec.mismatch_mode == "fixed" else 0.0
+                self.text_index = mismatch_index(n, fixed, self.spec.seed)
+            spe: int | None = self.order.steps_per_epoch
         elif isinstance(data, Iterable):
-            if self.mismatch and self.mismatch_mode == "fixed":
+            if self.spec.mismatch and self.spec.mismatch_mode == "fixed":
                 raise ConfigError("mismatch_mode='fixed' needs indexable (images, texts) data; use 'batch' with a DataLoader")
-            self._data, self._indexable = data, False
-            self.steps_per_epoch = len(data) if hasattr(data, "__len__") else None  # type: ignore[arg-type]
+            self.train_data, self.order = data, None
+            spe = len(data) if hasattr(data, "__len__") else None  # type: ignore[arg-type]
         else:
             raise ConfigError(f"Trainer.fit: data must be (images, texts) or an iterable of batches, got {type(data).__name__}")
-        if self.total_steps is None:
-            if self.steps_per_epoch is None:
-                raise ConfigError("epochs=... needs data with a length; give steps=... instead")
-            self.total_steps = self.epochs * self.steps_per_epoch  # type: ignore[operator]
-            self.temperature = make_temperature(self._temperature_spec, total_steps=self.total_steps)
-            self.temperature.to(self.device)
-            self.optimizer = self._make_optimizer()
+        if self.plan is None:
+            self._resolve(spe)
 
-    # -- batches -------------------------------------------------------------------------------
-    def _next_indices(self) -> np.ndarray:
-        b = self.batch_size
-        if self._perm is None or self._pos + (b if self.drop_last else 1) > self._n:
-            self._perm = self._rng.permutation(self._n)
-            self._pos = 0
-        idx = self._perm[self._pos : self._pos + b]
-        self._pos += b
-        return idx
-
-    def _batches(self):
-        if self._indexable:
-            a, b = self._data
-            while True:
-                idx = self._next_indices()
-                yield _take(a, idx, self.device), _take(b, self._text_index[idx], self.device)
-        else:
-            while True:
-                for batch in self._data:
-                    a, b = batch[0], batch[1]
-                    yield (a.to(self.device) if isinstance(a, Tensor) else a,
-                           b.to(self.device) if isinstance(b, Tensor) else b)
-
-    # -- the step ------------------------------------------------------------------------------
-    def _loss(self, x: Tensor, y: Tensor, step: int) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        tau = self.temperature(step)
-        if self.mismatch and self.mismatch_mode == "batch":
-            n = x.shape[0]
-            k = int(round(self.mismatch * n))
-            if k >= 2:
-                chosen = torch.randperm(n, generator=self._gen)[:k].to(x.device)
-                perm = torch.arange(n, device=x.device)
-                perm[chosen] = torch.roll(chosen, -1)
-                y = y[perm]
-        if self.swap != "none":
-            x, y = F.normalize(x, dim=-1), F.normalize(y, dim=-1)
-            x, y = apply_swap(self.swap, x, y, self.swap_p, self._gen, **self.swap_kwargs)
-        kw = dict(self.loss_kwargs)
-        if self.bias is not None:
-            kw["bias"] = self.bias
-        loss, parts = self.loss_fn(x, y, tau, **kw)
-        return loss, parts, tau
-
-    def train_step(self, batch: tuple[Any, Any]) -> dict[str, float]:
-        """One optimizer step on ``batch`` = (images, texts); returns the logged floats."""
-        step = self.step
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.current_lr(step) * g.get("lr_scale", 1.0)
-        self.optimizer.zero_grad(set_to_none=True)
-        x, y = self.model(batch[0], batch[1])
-        loss, parts, tau = self._loss(x, y, step)
-        lv = float(loss.detach())
-        if not math.isfinite(lv):
-            raise NonFiniteLossError(
-                f"loss is {lv} at step {step + 1} (temperature {float(tau):.6g}, lr "
-                f"{self.current_lr(step):.6g}, loss {self.loss_name!r}); lower the learning rate, "
-                "raise the temperature or check the inputs for NaN/inf"
-            )
-        loss.backward()
-        self.optimizer.step()
-        self.temperature.clamp_()
-        self.step = step + 1
-        logs = {"loss": lv, **{k: float(v.detach()) for k, v in parts.items()}}
-        logs["temperature"] = float(tau.detach())
-        return logs
-
+    # -- the loop ------------------------------------------------------------------------------
     def fit(self, data: Any = None, *, resume_from: str | os.PathLike[str] | None = None) -> History:
         """Train until ``total_steps`` (continuing from a checkpoint when ``resume_from`` is given)."""
         self._prepare_data(data)
@@ -369,24 +216,33 @@ class Trainer:
                     f"checkpoint {str(resume_from)!r} is at step {self.step}, past the {self.total_steps} steps "
                     f"asked for; ask for more than {self.step} steps to continue it, or train anew elsewhere"
                 )
+        total = int(self.total_steps)  # type: ignore[arg-type]
         self.model.train()
+        self.engine.start()
         for cb in self.callbacks:
             cb.on_fit_start(self)
+        due = [cb.next_call(self.step, total) for cb in self.callbacks]
         bar = None
-        if self.progress:
+        if self.spec.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=self.total_steps, initial=self.step, desc=f"train {self.loss_name}", leave=False)
-        batches = self._batches()
+            bar = tqdm(total=total, initial=self.step, desc=f"train {self.spec.loss_name}", leave=False)
         try:
-            while self.step < self.total_steps:  # type: ignore[operator]
-                logs = self.train_step(next(batches))
+            while self.step < total:
+                total = int(self.total_steps)  # type: ignore[arg-type]
+                stop = min([d for d in due if d is not None and d > self.step] + [total, self.step + self.engine.max_chunk])
+                before = self.step
+                logs = self.engine.advance(stop - self.step)
                 for cb in self.callbacks:
-                    cb.on_step_end(self, self.step, logs)
+                    cb.on_logs(self, logs)
+                last = {k: v[-1] for k, v in logs.items() if v}
+                for i, cb in enumerate(self.callbacks):
+                    if due[i] is not None and due[i] <= self.step:
+                        cb.on_step_end(self, self.step, last)
+                        due[i] = cb.next_call(self.step, total)
                 if bar is not None:
-                    bar.update(1)
-                    if self.step % 50 == 0:
-                        bar.set_postfix(loss=f"{logs['loss']:.4f}", tau=f"{logs['temperature']:.4g}")
+                    bar.update(self.step - before)
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", tau=f"{last['temperature']:.4g}")
         finally:
             if bar is not None:
                 bar.close()
@@ -408,15 +264,15 @@ class Trainer:
                 x, y = self.model.embeddings()  # metrics use the true pairs (i, i)
                 return x.double().cpu().numpy(), y.double().cpu().numpy()
             if data is None:
-                if self._data is None or not self._indexable:
+                if self.train_data is None or self.order is None:
                     raise ConfigError("Trainer.embed: pass eval_data=(images, texts) for data given as a DataLoader")
-                data = self._data
+                data = self.train_data
             a, b = data
             n = _length(a)
             xs, ys = [], []
             for lo in range(0, n, batch_size):
                 idx = np.arange(lo, min(n, lo + batch_size))
-                ia, ib = _take(a, idx, self.device), _take(b, idx, self.device)
+                ia, ib = take_rows(a, idx, self.device), take_rows(b, idx, self.device)
                 xs.append(F.normalize(self.model.encode_image(ia), dim=-1).double().cpu())
                 ys.append(F.normalize(self.model.encode_text(ib), dim=-1).double().cpu())
             return torch.cat(xs).numpy(), torch.cat(ys).numpy()
@@ -424,64 +280,59 @@ class Trainer:
             self.model.train(was_training)
 
     def evaluate(self, data: Any = None, metrics: Sequence[str] | None = None) -> dict[str, float]:
-        """Gap metrics of the current model on ``data`` (see :func:`~gaplab.train.callbacks.compute_metrics`)."""
-        from .callbacks import compute_metrics
-
+        """Gap metrics of the current model on ``data`` (see :func:`~gaplab.train.history.compute_metrics`)."""
         x, y = self.embed(data)
         out = compute_metrics(x, y, self.metrics if metrics is None else metrics)
-        out["temperature"] = self.temperature.value(self.step)
+        out["temperature"] = self.temperature_value()
         return out
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def _signature(self) -> dict[str, Any]:
-        """The options a resumed run must share with its checkpoint."""
-        return {
-            "loss": self.loss_name, "loss_kwargs": _plain(self.loss_kwargs), "seed": self.seed,
-            "batch_size": self.batch_size, "optimizer": self.optimizer_name,
-            "lr": None if callable(self.lr) else float(self.lr), "momentum": float(self.momentum),
-            "weight_decay": float(self.weight_decay), "swap": self.swap, "swap_p": self.swap_p,
-            "mismatch": self.mismatch, "mismatch_mode": self.mismatch_mode,
-        }
+    def _callback_keys(self) -> list[str]:
+        seen: dict[str, int] = {}
+        keys = []
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            seen[name] = seen.get(name, 0) + 1
+            keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+        return keys
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-identically (tensors and JSON values)."""
         return {
             "step": self.step,
+            "engine": self.engine.name,
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
             "temperature": self.temperature.state_dict(),
-            "bias": None if self.bias is None else self.bias.detach().clone(),
-            "rng": self._rng.bit_generator.state,
-            "perm": None if self._perm is None else self._perm.copy(),
-            "pos": self._pos,
-            "gen": self._gen.get_state(),
-            "text_index": None if self._text_index is None else self._text_index.copy(),
+            "engine_state": self.engine.state_dict(),
+            "batches": None if self.order is None else self.order.state_dict(),
+            "text_index": None if self.text_index is None else self.text_index.copy(),
             "history": list(self.history.records),
-            "metrics_cb": None if self._metrics_cb is None else self._metrics_cb.state_dict(),
-            "config": self._signature(),
+            "callbacks": {k: cb.state_dict() for k, cb in zip(self._callback_keys(), self.callbacks, strict=True)},
+            "config": self.spec.signature(),
             "run_info": _plain(self.run_info),
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
-        """Write everything needed to continue bit-identically (model, optimizer, RNGs, history).
-
-        Tensors and JSON only (:func:`gaplab.train._state.save_state`), written atomically.
-        """
+        """Write :meth:`state_dict` atomically as tensors + JSON (:func:`gaplab.train._state.save_state`)."""
         from ._state import save_state
 
         return save_state(path, self.state_dict(), kind="checkpoint")
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (same model and options).
+        """Restore a checkpoint written by :meth:`save_checkpoint` (same model, options and engine).
 
         Loads with ``torch.load(weights_only=True)``: no code runs. A file that is not a gaplab
-        checkpoint raises :class:`~gaplab.InputError`; one written with other options or for a
-        model of another size raises :class:`~gaplab.ConfigError` naming what differs.
+        checkpoint raises :class:`~gaplab.InputError`; one written with other options, by the
+        other engine or for a model of another size raises :class:`~gaplab.ConfigError` naming
+        what differs.
         """
         from ._state import load_state
 
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"checkpoint {str(p)!r} does not exist")
+        if self.engine is None:
+            raise ConfigError("Trainer.load_checkpoint: call fit(data, resume_from=...) when training by epochs")
         st = load_state(p, kind="checkpoint", map_location=self.device)
         where = f"checkpoint {str(p)!r}"
         try:
@@ -493,11 +344,11 @@ class Trainer:
             raise InputError(f"{where} could not be restored: {_first_line(e)}") from None
 
     def _check_checkpoint(self, st: dict[str, Any], where: str) -> None:
-        if not isinstance(st, dict) or not {"step", "model", "optimizer", "config"} <= set(st):
+        if not isinstance(st, dict) or not {"step", "model", "engine", "config"} <= set(st):
             raise InputError(f"{where} is not a trainer checkpoint (keys {sorted(st) if isinstance(st, dict) else '?'})")
         differ: dict[str, tuple[Any, Any]] = {}
-        for then, now in ((st.get("config") or {}, self._signature()),
-                          (_flat(st.get("run_info") or {}), _flat(_plain(self.run_info)))):
+        for then, now in ((st.get("config") or {}, self.spec.signature()),
+                          (st.get("run_info") or {}, _plain(self.run_info))):
             for k, v in now.items():
                 if k not in differ and v is not None and then.get(k) is not None and then[k] != v:
                     differ[k] = (then[k], v)
@@ -506,6 +357,11 @@ class Trainer:
                 f"{where} was written with {', '.join(f'{k}={a!r}' for k, (a, _) in differ.items())}; "
                 f"this run has {', '.join(f'{k}={b!r}' for k, (_, b) in differ.items())}. Resume with the "
                 "same settings, or train anew in another folder"
+            )
+        if st["engine"] != self.engine.name:
+            raise ConfigError(
+                f"{where} was written by the {st['engine']} engine, but this run uses the {self.engine.name} "
+                f"engine; resume with engine {st['engine']!r} (--engine {st['engine']})"
             )
         have = self.model.state_dict()
         saved = st["model"]
@@ -523,20 +379,17 @@ class Trainer:
 
     def _restore(self, st: dict[str, Any]) -> None:
         self.model.load_state_dict(st["model"])
-        self.optimizer.load_state_dict(st["optimizer"])
         self.temperature.load_state_dict(st["temperature"])
-        if self.bias is not None and st["bias"] is not None:
-            with torch.no_grad():
-                self.bias.copy_(st["bias"])
-        self._rng.bit_generator.state = st["rng"]
-        self._perm = None if st["perm"] is None else np.asarray(st["perm"])
-        self._pos = int(st["pos"])
-        self._gen.set_state(st["gen"].cpu())
+        self.engine.load_state_dict(st["engine_state"])
+        if self.order is not None and st["batches"] is not None:
+            self.order.load_state_dict(st["batches"])
         if st["text_index"] is not None:
-            self._text_index = np.asarray(st["text_index"])
+            self.text_index = np.asarray(st["text_index"])
         self.history = History(st["history"])
-        if self._metrics_cb is not None and st["metrics_cb"] is not None:
-            self._metrics_cb.load_state_dict(st["metrics_cb"])
+        saved = st.get("callbacks") or {}
+        for key, cb in zip(self._callback_keys(), self.callbacks, strict=True):
+            if key in saved:
+                cb.load_state_dict(saved[key])
         self.step = int(st["step"])
 
 
@@ -547,17 +400,6 @@ def _plain(d: Any) -> Any:
     from .._json import to_jsonable
 
     return json.loads(json.dumps(to_jsonable(d), default=repr))
-
-
-def _flat(info: dict[str, Any]) -> dict[str, Any]:
-    """``run_info`` with one level of nested dicts spread out (``{"train_config": {...}}`` → its fields)."""
-    out: dict[str, Any] = {}
-    for k, v in info.items():
-        if isinstance(v, dict):
-            out.update(v)
-        else:
-            out[k] = v
-    return out
 
 
 def _first_line(e: BaseException) -> str:

