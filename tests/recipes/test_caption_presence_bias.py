@@ -9,6 +9,8 @@ from _contract import check_record
 
 from gaplab.recipes import reproduce
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

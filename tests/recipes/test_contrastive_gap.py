@@ -12,6 +12,8 @@ from gaplab.recipes import reproduce
 from gaplab.recipes.contrastive_gap import LOSSES, SHRINK_MARGIN, TwoViews, _augment
 from gaplab.runs import decide, t_interval
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):

@@ -12,6 +12,8 @@ from gaplab.metrics import l2m
 from gaplab.recipes import reproduce
 from gaplab.recipes.dimension_ablation import greedy_ablation
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def mad_run(tmp_path_factory):

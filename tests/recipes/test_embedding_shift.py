@@ -10,6 +10,8 @@ import pytest
 from gaplab.io import make_example_pairs
 from gaplab.recipes import reproduce
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 def _check_sweep(m):
     s = m["sweep"]

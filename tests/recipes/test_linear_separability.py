@@ -10,6 +10,8 @@ import pytest
 from gaplab.recipes import reproduce
 from gaplab.recipes.linear_separability import floored_fraction
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 def test_floor():
     assert floored_fraction(0.001, 1797, 25) == pytest.approx(25 / 1797)

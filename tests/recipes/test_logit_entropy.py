@@ -11,6 +11,8 @@ import pytest
 from gaplab.recipes import reproduce
 from gaplab.recipes.logit_entropy import _gap_at_entropy
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):

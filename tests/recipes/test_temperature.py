@@ -10,6 +10,8 @@ from scipy.stats import spearmanr
 
 from gaplab.recipes import reproduce
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 pytest.importorskip("gaplab.models.builtin")
 pytest.importorskip("gaplab.train.trainer")
 

@@ -19,6 +19,8 @@ from gaplab.recipes.temperature_mitigation import (
 )
 from gaplab.runs import decide, t_interval
 
+pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
