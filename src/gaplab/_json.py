@@ -17,7 +17,10 @@ __all__ = ["to_jsonable", "dumps", "write_json"]
 
 
 def to_jsonable(obj: Any) -> Any:
-    """numpy scalars/arrays, dataclasses, Paths and tuples → plain JSON types; NaN/inf → None."""
+    """Convert numpy scalars/arrays, dataclasses, Paths and tuples to plain JSON types.
+
+    Non-finite floats (NaN, ±inf) become ``None``.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return to_jsonable(dataclasses.asdict(obj))
     if isinstance(obj, dict):

@@ -27,7 +27,7 @@ __all__ = [
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """numpy view of a numpy array, torch tensor or nested list, without importing torch."""
+    """A numpy view of a numpy array, torch tensor or nested list, without importing torch."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch.Tensor
         a = a.detach().cpu()
         if str(getattr(a, "dtype", "")) == "torch.bfloat16":

@@ -117,7 +117,7 @@ class Claim:
     ``effect`` is the number the verdict is about (a difference, ratio, correlation, …),
     ``ci95`` its 95 % interval (``interval`` says how it was formed), ``per_seed`` the
     values it came from. ``verdict`` must equal ``decide(ci95, null=null, margin=margin,
-    side=side)``; :meth:`check` says whether it does.
+    side=side)``; :meth:`rederive` recomputes it, so a reader can check that it does.
     """
 
     claim: str
@@ -142,16 +142,23 @@ class Claim:
         return self.verdict == "held"
 
     def rederive(self) -> Verdict:
+        """The verdict recomputed from ``ci95``, ``null``, ``margin`` and ``side`` with :func:`decide`."""
         return decide(self.ci95, null=self.null, margin=self.margin, side=self.side)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Claim:
+        """A claim from its ``to_dict`` form; unknown keys are ignored.
+
+        Records written before verdicts had three values (only ``held``) get
+        ``verdict`` ``"held"`` or ``"not held"``.
+        """
         names = {f.name for f in fields(cls)}
         if "verdict" not in d and "held" in d:  # records written before verdicts had three values
             d = {**d, "verdict": "held" if d["held"] else "not held"}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON types, plus the derived ``held``."""
         return {**to_jsonable(asdict(self)), "held": self.held}
 
 
@@ -193,6 +200,7 @@ class RunRecord:
     out: Path | None = field(default=None, repr=False, compare=False, metadata={"transient": True})
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON types, as written to ``run.json`` (without the transient ``out``)."""
         d = {f.name: getattr(self, f.name) for f in fields(self)
              if f.name != "claims" and not f.metadata.get("transient")}
         return to_jsonable({**d, "claims": [c.to_dict() for c in self.claims]})
@@ -203,6 +211,11 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, d: Any, *, source: str = RUN_FILE) -> RunRecord:
+        """A record from its ``to_dict`` form; unknown keys are ignored.
+
+        Raises :class:`InputError`, naming ``source``, when ``d`` is not an object, lacks
+        ``kind``/``name``/``config``/``seed`` or holds malformed claims.
+        """
         if not isinstance(d, dict):
             raise InputError(f"{source}: a run record must be a JSON object, got {type(d).__name__}")
         missing = [k for k in ("kind", "name", "config", "seed") if k not in d]

@@ -89,8 +89,9 @@ class PairedDataset:
         return first
 
     def pair_arrays(self) -> tuple[Any, list[str], np.ndarray | None]:
-        """One row per caption, for training on (image, caption) pairs:
-        ``(images[image_index], captions, caption_labels)``.
+        """One row per caption, for training on (image, caption) pairs.
+
+        Returns ``(images[image_index], captions, caption_labels)``.
 
         >>> from gaplab.data import load_digits_pairs
         >>> x, t, y = load_digits_pairs(split="test", limit=3, captions_per_image=2).pair_arrays()

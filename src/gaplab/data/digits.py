@@ -23,7 +23,7 @@ def load_digits_pairs(
     limit: int | None = None,
     seed: int = 0,
 ) -> PairedDataset:
-    """sklearn's digits as image–caption pairs ("a handwritten seven.").
+    """The scikit-learn digits as image–caption pairs ("a handwritten seven.").
 
     Parameters
     ----------

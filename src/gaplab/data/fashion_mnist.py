@@ -71,8 +71,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def fashion_mnist_path(path: str | os.PathLike[str] | None = None) -> Path | None:
-    """The folder holding Fashion-MNIST: ``path``, else ``$GAPLAB_FASHION_MNIST``, else
-    Debian's location; ``None`` when none of them has the files."""
+    """The folder holding the Fashion-MNIST files, or ``None`` when none is found.
+
+    Tries ``path``, else ``$GAPLAB_FASHION_MNIST``, else Debian's location; returns
+    ``None`` when none of them has the files.
+    """
     candidates = [path] if path is not None else [os.environ.get("GAPLAB_FASHION_MNIST"), DEFAULT_FASHION_MNIST_PATH]
     for c in candidates:
         if c and _find(Path(c), _FILES["test"][0]) is not None:

@@ -355,6 +355,10 @@ class MADDataset:
         return self.factors[:, FACTOR_NAMES.index(name)]
 
     def subset(self, idx: Any) -> MADDataset:
+        """A new :class:`MADDataset` of the samples selected by ``idx`` (indices or mask).
+
+        Provenance (``seed``, ``split``, ``image_size``) is kept and ``meta`` is copied.
+        """
         idx = np.asarray(idx)
         return MADDataset(self.images[idx], self.factors[idx], self.source_index[idx], self.seed,
                           self.split, self.image_size, dict(self.meta))
@@ -549,6 +553,10 @@ class MADTokenizer:
         return out
 
     def decode(self, ids: Any) -> list[str]:
+        """Captions of token-id rows ``ids`` (shape ``(B, L)``): the inverse of ``encode``.
+
+        Each row is read after its start token up to its first end token.
+        """
         out = []
         for row in np.asarray(ids):
             words = []

@@ -1,5 +1,6 @@
-"""Zero-shot classification on a labelled :class:`PairedDataset`: class prompts → text
-embeddings → accuracy (CLIP's protocol, Radford et al., 2021, §3.1.4).
+"""Zero-shot classification on a labelled :class:`PairedDataset`.
+
+Class prompts → text embeddings → accuracy (CLIP's protocol, Radford et al., 2021, §3.1.4).
 
 The encoder is duck-typed (anything with ``encode_text`` and ``encode_image``, e.g. a
 :mod:`gaplab.models.adapters` encoder or a ``TwoTower``; or plain callables), and outputs may

@@ -24,13 +24,13 @@ TEXT_FORMATS: dict[str, str | None] = {".txt": None, ".csv": ","}
 
 
 def load_array(path: str | os.PathLike[str], *, what: str = "array") -> np.ndarray:
-    """The array stored in ``path``; ``what`` names it in error messages ("labels", ...).
+    r"""The array stored in ``path``; ``what`` names it in error messages ("labels", ...).
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = Path(d, "labels.csv").write_text("0,1,1,2\\n")
+    ...     _ = Path(d, "labels.csv").write_text("0,1,1,2\n")
     ...     load_array(Path(d, "labels.csv"), what="labels").tolist()
     [0.0, 1.0, 1.0, 2.0]
     """

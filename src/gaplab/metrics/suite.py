@@ -104,4 +104,5 @@ class MetricSuite:
         }
 
     def reset(self) -> None:
+        """Drop every accumulated row, so the suite is as new (same ``normalize`` and ``alpha``)."""
         self.stats = None

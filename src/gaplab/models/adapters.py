@@ -77,9 +77,11 @@ class Encoder(Protocol):
 
     name: str
 
-    def encode_image(self, batch: Any) -> np.ndarray: ...
+    def encode_image(self, batch: Any) -> np.ndarray:
+        """Embed a batch of B images: a float32 array of shape ``(B, d)``, one row per image."""
 
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed B captions: a float32 array of shape ``(B, d)``, one row per caption."""
 
 
 def _as_float32(out: Any, n: int, where: str) -> np.ndarray:
@@ -113,11 +115,21 @@ class CallableEncoder:
         self.name = name
 
     def encode_image(self, batch: Any) -> np.ndarray:
+        """``image_fn(batch)`` as a float32 array of shape ``(B, d)``, one row per image.
+
+        Raises :class:`InputError` when no ``image_fn`` was given or its output is not
+        one row per image.
+        """
         if self.image_fn is None:
             raise InputError(f"{self.name}: no image encoder was given")
         return _as_float32(self.image_fn(batch), len(batch), f"{self.name}.encode_image")
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """``text_fn(texts)`` as a float32 array of shape ``(B, d)``, one row per caption.
+
+        Raises :class:`InputError` when no ``text_fn`` was given, ``texts`` are not strings
+        or the output is not one row per caption.
+        """
         if self.text_fn is None:
             raise InputError(f"{self.name}: no text encoder was given")
         texts = check_texts(texts, f"{self.name}.encode_text")
@@ -125,8 +137,10 @@ class CallableEncoder:
 
 
 def resolve_device(device: str | None) -> Any:
-    """``torch.device`` for ``device`` (``None`` → cuda when available, else cpu); a GPU that is
-    not there is a :class:`ConfigError`."""
+    """The ``torch.device`` for ``device``: ``None`` or ``"auto"`` → cuda when available, else cpu.
+
+    Raises :class:`ConfigError` for an unknown device or a GPU (cuda, mps) that is not there.
+    """
     import torch
 
     if device is None or device == "auto":
@@ -151,8 +165,11 @@ def _resolve_fp16(fp16: bool | None, dev: Any) -> bool:
 
 
 class TorchEncoder:
-    """An ``nn.Module`` with ``encode_image``/``encode_text`` (e.g. a ``TwoTower``) as an encoder:
-    eval mode, no gradient, inputs moved to ``device``, outputs float32 numpy."""
+    """An ``nn.Module`` with ``encode_image``/``encode_text`` (e.g. a ``TwoTower``) as an encoder.
+
+    The module runs in eval mode without gradients, inputs are moved to ``device`` (as
+    float16 with ``fp16``), and outputs come back as float32 numpy arrays.
+    """
 
     def __init__(self, module: Any, *, name: str | None = None, device: str | None = "cpu", fp16: bool | None = False) -> None:
         import torch
@@ -178,11 +195,16 @@ class TorchEncoder:
         return x.to(self.device, dtype)
 
     def encode_image(self, batch: Any) -> np.ndarray:
+        """The module's image embeddings of ``batch``: float32, shape ``(B, d)``.
+
+        Arrays and tensors are moved to ``device``; paths or PIL images go to the module as given.
+        """
         with self._torch.no_grad():
             out = self.module.encode_image(self._prepare_images(batch))
         return _as_float32(out, len(batch), f"{self.name}.encode_image")
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """The module's text embeddings of ``texts``: float32, shape ``(B, d)``."""
         texts = check_texts(texts, f"{self.name}.encode_text")
         with self._torch.no_grad():
             out = self.module.encode_text(texts)
@@ -210,8 +232,11 @@ def _check_hf_folder(p: Path) -> dict[str, Any]:
 
 
 def _check_tokenizer_files(p: Path) -> None:
-    """Refuse a model folder without tokenizer files (transformers 5 would return an empty
-    tokenizer that maps every caption to the same tokens)."""
+    """Refuse a model folder without tokenizer files with an :class:`InputError`.
+
+    Without them transformers 5 would return an empty tokenizer that maps every caption to
+    the same tokens.
+    """
     if any((p / f).is_file() for f in TOKENIZER_FILES) or all((p / f).is_file() for f in _BPE_FILES):
         return
     half = [f for f in _BPE_FILES if (p / f).is_file()]
@@ -367,6 +392,10 @@ class HFCLIPEncoder:
         return self
 
     def encode_image(self, batch: Any) -> np.ndarray:
+        """Image features (``get_image_features``) of ``batch`` as float32, shape ``(B, d)``.
+
+        Images are converted to RGB PIL images and preprocessed by the model's image processor.
+        """
         torch = self._torch
         images = to_pil_images(batch, mode="RGB")
         inputs = self.image_processor(images=images, return_tensors="pt")
@@ -376,6 +405,10 @@ class HFCLIPEncoder:
         return _as_float32(out, len(images), f"{self.name}.encode_image")
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Text features (``get_text_features``) of ``texts`` as float32, shape ``(B, d)``.
+
+        Captions are truncated to ``max_length`` tokens (SigLIP pads every caption to it).
+        """
         torch = self._torch
         texts = check_texts(texts, f"{self.name}.encode_text")
         padding = "max_length" if self.kind == "siglip" else True
@@ -391,8 +424,10 @@ class HFCLIPEncoder:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers text encoder (e.g. the offline MiniLM) as the text half of an
-    encoder; ``encode_image`` explains that it has no image tower."""
+    """A sentence-transformers text encoder (e.g. the offline MiniLM) as the text half of an encoder.
+
+    ``encode_image`` raises an :class:`InputError` explaining that it has no image tower.
+    """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, device: str | None = "cpu", name: str | None = None) -> None:
         from .text import load_sentence_transformer, minilm_path
@@ -403,12 +438,14 @@ class SentenceTransformerEncoder:
         self.name = name or p.name
 
     def encode_image(self, batch: Any) -> np.ndarray:
+        """Always raises :class:`InputError`: a sentence-transformers model has no image tower."""
         raise InputError(
             f"{self.name} is a text encoder with no image tower; pair it with an image encoder "
             "(CallableEncoder) or use a two-tower model"
         )
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence embeddings of ``texts`` (``model.encode``) as float32, shape ``(B, d)``."""
         texts = check_texts(texts, f"{self.name}.encode_text")
         out = self.model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
         return _as_float32(out, len(texts), f"{self.name}.encode_text")
@@ -503,8 +540,11 @@ def embed_dataset(
     batch_size: int = 64,
     progress: bool | None = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Encode every image and caption of ``dataset``: returns float32 ``(image_emb, text_emb)``
-    with ``text_emb[k]`` describing ``image_emb[dataset.image_index[k]]``."""
+    """Encode every image and caption of ``dataset`` in batches of ``batch_size``.
+
+    Returns float32 ``(image_emb, text_emb)`` of shapes ``(n_images, d)`` and
+    ``(n_captions, d)``, with ``text_emb[k]`` describing ``image_emb[dataset.image_index[k]]``.
+    """
     from tqdm.auto import tqdm
 
     n_img, n_txt = dataset.n_images, dataset.n_captions

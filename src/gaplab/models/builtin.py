@@ -96,6 +96,7 @@ class ImageTower(nn.Module):
         return x
 
     def forward(self, images: Any) -> Tensor:
+        """Image embeddings of shape ``(B, out_dim)``: the CNN applied to :meth:`prepare` (images)."""
         return self.cnn(self.prepare(images))
 
 
@@ -115,8 +116,12 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, Tensor]:
 
 
 def load_weights(model: nn.Module, checkpoint: str | os.PathLike[str]) -> nn.Module:
-    """Load ``checkpoint`` (``.pt``/``.pth`` state_dict or trainer checkpoint, or ``.safetensors``)
-    into ``model``, strictly; a mismatch names the first missing/unexpected keys."""
+    """Load ``checkpoint`` into ``model`` strictly and return ``model``.
+
+    ``checkpoint`` is a ``.pt``/``.pth`` state_dict or trainer checkpoint, or a
+    ``.safetensors`` file; on a mismatch the :class:`InputError` names the first
+    missing/unexpected keys.
+    """
     p = Path(checkpoint)
     if not p.is_file():
         raise InputError(f"{p}: no such checkpoint file")
@@ -223,8 +228,10 @@ def list_builtin_models(filter: str | None = None) -> list[str]:
 
 
 def save_builtin_model(model: TwoTower, path: str | os.PathLike[str]) -> Path:
-    """Save a built-in model's trainable weights with what rebuilds it (``gaplab_config``),
-    so ``create_builtin_model(name, checkpoint=path)`` restores it whatever its settings."""
+    """Save a built-in model's weights with what rebuilds it (``gaplab_config``); return the path.
+
+    ``create_builtin_model(name, checkpoint=path)`` then restores it whatever its settings.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     torch.save(

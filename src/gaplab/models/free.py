@@ -172,19 +172,24 @@ class FreeEmbeddings(nn.Module):
 
     @property
     def n_pairs(self) -> int:
+        """Number of (image, text) point pairs ``n``."""
         return int(self.x.shape[0])
 
     @property
     def dim(self) -> int:
+        """Dimension of every point."""
         return int(self.x.shape[1])
 
     def encode_image(self, index: Tensor) -> Tensor:
+        """The image points ``x[index]``, as stored (not normalised), with gradient."""
         return self.x[index]
 
     def encode_text(self, index: Tensor) -> Tensor:
+        """The text points ``y[index]``, as stored (not normalised), with gradient."""
         return self.y[index]
 
     def forward(self, images: Tensor, texts: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x[images], y[texts])`` for index tensors, as stored (not normalised)."""
         return self.x[images], self.y[texts]
 
     def embeddings(self) -> tuple[Tensor, Tensor]:

@@ -45,8 +45,11 @@ def _blocks(width: int, layers: int, heads: int) -> nn.TransformerEncoder:
 
 
 class MADTextEncoder(nn.Module):
-    """CLIP-style causal transformer over MAD token ids; returns the (width,) feature of the
-    first ``<end>`` token (the projection lives in :class:`~gaplab.models.towers.TwoTower`)."""
+    """CLIP-style causal transformer over MAD token ids, pooled at the first ``<end>`` token.
+
+    Returns a ``(width,)`` feature per caption; the projection lives in
+    :class:`~gaplab.models.towers.TwoTower`.
+    """
 
     causal_mask: torch.Tensor  # a buffer (register_buffer below)
 
@@ -65,6 +68,11 @@ class MADTextEncoder(nn.Module):
         self.register_buffer("causal_mask", mask, persistent=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Features of token ids ``(B, L)`` (L ≤ context length): shape ``(B, width)``.
+
+        Each row is the final layer-normed state at its first ``<end>`` token (position 0
+        when a row has none).
+        """
         n_ctx = ids.shape[1]
         h = self.token(ids) + self.pos[:n_ctx]
         h = self.blocks(h, mask=self.causal_mask[:n_ctx, :n_ctx])
@@ -74,8 +82,11 @@ class MADTextEncoder(nn.Module):
 
 
 class MADImageEncoder(nn.Module):
-    """A small ViT: patchify (conv, stride = patch), class token, pre-norm transformer; returns
-    the class token's (width,) feature."""
+    """A small ViT returning the class token's ``(width,)`` feature.
+
+    Patchify (conv, stride = patch), prepend a class token, add positions, then a pre-norm
+    transformer.
+    """
 
     def __init__(
         self, *, image_size: int = 28, patch_size: int = 7, width: int = 64, layers: int = 2,
@@ -94,6 +105,10 @@ class MADImageEncoder(nn.Module):
         self.ln = nn.LayerNorm(width)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of images ``(B, channels, image_size, image_size)``: shape ``(B, width)``.
+
+        The final layer-normed state of the class token.
+        """
         h = self.patch(images).flatten(2).transpose(1, 2)
         h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1) + self.pos
         h = self.blocks(self.ln_pre(h))
@@ -114,6 +129,7 @@ class MADConvEncoder(nn.Module):
         self.out_dim = width
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of images ``(B, channels, H, W)``: shape ``(B, width)``, averaged over space."""
         return self.features(images).mean(dim=(2, 3))
 
 

@@ -50,8 +50,12 @@ def minilm_path() -> Path:
 
 @contextlib.contextmanager
 def quiet_transformers(*, errors_only: bool = False):
-    """Silence transformers' "Loading weights" bar (and, with ``errors_only``, its warnings,
-    e.g. the PIL fallback notice when torchvision is absent) inside the block."""
+    """Silence transformers' "Loading weights" progress bar inside the block.
+
+    With ``errors_only`` its warnings are silenced too (e.g. the PIL fallback notice when
+    torchvision is absent). The previous bar and verbosity settings are restored on exit;
+    without transformers this does nothing.
+    """
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:
@@ -175,6 +179,7 @@ class MiniLMTextEncoder(nn.Module):
         return out
 
     def clear_cache(self) -> None:
+        """Empty the embedding cache and reset the ``hits``/``misses`` counters to 0."""
         self._cache.clear()
         self.hits = self.misses = 0
 
@@ -222,4 +227,5 @@ class MiniLMTextEncoder(nn.Module):
         return self(texts)
 
     def extra_repr(self) -> str:
+        """The path, output dimension and number of cached sentences, for ``repr(module)``."""
         return f"path={str(self.path)!r}, output_dim={self.output_dim}, cached={len(self._cache)}"

@@ -92,12 +92,15 @@ class TwoTower(nn.Module):
         self.text_projection = make_projection(projection, self.text_dim, self.embed_dim)
 
     def encode_image(self, images: Any) -> Tensor:
+        """Image embeddings ``(B, embed_dim)``, unnormalised: the image encoder, then its projection."""
         return self.image_projection(self.image_encoder(images))
 
     def encode_text(self, texts: Any) -> Tensor:
+        """Text embeddings ``(B, embed_dim)``, unnormalised: the text encoder, then its projection."""
         return self.text_projection(self.text_encoder(texts))
 
     def forward(self, images: Any, texts: Any) -> tuple[Tensor, Tensor]:
+        """Both embeddings, ``(encode_image(images), encode_text(texts))``, each ``(B, embed_dim)``."""
         return self.encode_image(images), self.encode_text(texts)
 
 
@@ -126,12 +129,14 @@ class MLPEncoder(nn.Module):
         self.in_dim, self.out_dim = int(in_dim), int(out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Outputs ``(B, out_dim)`` of inputs ``(B, in_dim)``; inputs of more dimensions are flattened per row."""
         return self.net(x.reshape(x.shape[0], -1) if x.ndim > 2 else x)
 
 
 class SmallCNN(nn.Module):
-    """A small conv net for tiny images (8×8 digits, 28×28 Fashion-MNIST): conv-relu-pool blocks,
-    global average pooling, a linear layer to ``out_dim``.
+    """A small conv net for tiny images (8×8 digits, 28×28 Fashion-MNIST).
+
+    Conv-activation-maxpool blocks, global average pooling, then a linear layer to ``out_dim``.
 
     Input (B, C, H, W), or (B, H, W) for one channel.
 
@@ -152,6 +157,7 @@ class SmallCNN(nn.Module):
         self.in_channels, self.out_dim = int(in_channels), int(out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Features ``(B, out_dim)`` of images ``(B, C, H, W)``, or ``(B, H, W)`` for one channel."""
         if x.ndim == 3:
             x = x.unsqueeze(1)
         h = self.features(x)

@@ -50,6 +50,7 @@ class ShardResult:
 
     @property
     def ok(self) -> bool:
+        """Whether no shard was skipped."""
         return not self.skipped
 
 

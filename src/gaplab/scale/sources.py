@@ -265,7 +265,11 @@ def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[int, int,
 
 
 def _parquet_dim(pf: Any, key: str, path: Path) -> tuple[int, np.dtype]:
-    """d of a list column (its first row's length; every row is checked as it is read) and dtype."""
+    """The width d and dtype of a Parquet list column.
+
+    A fixed-size list gives d from its type, else d is the first row's length (every row is
+    checked as it is read); non-float value types read as float32.
+    """
     import pyarrow as pa
 
     t = pf.schema_arrow.field(key).type

@@ -86,7 +86,10 @@ class PairStats:
         return self.sum_dist_alpha / self.n_pairs
 
     def residual_gap(self) -> float:
-        """tr Cov(x_π(k) − y_k) over pairs = mean‖x − y‖² − ‖mean(x − y)‖² (clipped at 0)."""
+        """The trace of the paired-difference covariance, tr Cov(x_π(k) − y_k), over pairs.
+
+        Computed as mean‖x − y‖² − ‖mean(x − y)‖², clipped at 0.
+        """
         mean_diff = (self.sum_xpair - self.sum_y) / self.n_pairs
         return max(0.0, self.sum_dist_sq / self.n_pairs - float(mean_diff @ mean_diff))
 

@@ -58,8 +58,11 @@ class CollapseWarning(UserWarning):
 
 
 def _unit_rows(a: Any, max_rows: int | None = None) -> np.ndarray | None:
-    """The finite, non-zero rows of a 2-D numeric ``a`` (a seeded sample of ``max_rows`` of
-    them when there are more), L2-normalised; ``None`` if ``a`` is not 2-D numeric."""
+    """The finite, non-zero rows of a 2-D numeric ``a``, L2-normalised.
+
+    A seeded sample of ``max_rows`` of them is taken when there are more; returns ``None``
+    if ``a`` is not 2-D numeric.
+    """
     arr = to_numpy(a)
     if arr.ndim != 2 or arr.shape[1] < 1:
         return None
@@ -199,8 +202,9 @@ def collapse_warnings(
     *,
     captions: Sequence[str] | None = None,
 ) -> list[str]:
-    """:func:`collapsed_modality_warning` for each modality given (``captions``, when known,
-    give the number of distinct inputs of the text rows); the messages, possibly none.
+    """The :func:`collapsed_modality_warning` messages for each modality given, possibly none.
+
+    ``captions``, when known, give the number of distinct inputs of the text rows.
 
     >>> collapse_warnings(np.eye(30), np.ones((30, 30)))[0].startswith("text embeddings are nearly all identical")
     True
@@ -216,8 +220,10 @@ def collapse_warnings(
 
 
 def warn_if_collapsed(a: Any, name: str, *, stacklevel: int = 2, **kwargs: Any) -> str | None:
-    """``warnings.warn`` the :func:`collapsed_modality_warning` message (as a
-    :class:`CollapseWarning`) when there is one; returns it."""
+    """Warn with the :func:`collapsed_modality_warning` message when there is one; return it.
+
+    The warning is issued as a :class:`CollapseWarning` via ``warnings.warn``.
+    """
     msg = collapsed_modality_warning(a, name, **kwargs)
     if msg is not None:
         warnings.warn(msg, CollapseWarning, stacklevel=stacklevel)

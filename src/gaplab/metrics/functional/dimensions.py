@@ -27,6 +27,7 @@ class DimensionGap:
     best_pair_accuracy: float  #: held-out accuracy of a linear separator on those 2 dims
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a dict, with ``diff`` converted to a list (JSON-ready)."""
         d = asdict(self)
         d["diff"] = self.diff.tolist()
         return d

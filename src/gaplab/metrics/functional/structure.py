@@ -56,6 +56,10 @@ class SecondMoments:
                 setattr(self, name, np.zeros((d, d)))
 
     def merge(self, other: SecondMoments) -> SecondMoments:
+        """The moments of both row sets together: a new object, every sum and count added.
+
+        Raises :class:`InputError` when the two have different dimensions ``dim``.
+        """
         if self.dim != other.dim:
             raise InputError(f"merge: second moments of d={self.dim} and d={other.dim}")
         return SecondMoments(dim=self.dim, **{
@@ -91,11 +95,20 @@ class SecondMoments:
         return (self.pp - n * np.outer(mp, mp), self.yy - n * np.outer(my, my), self.py - n * np.outer(mp, my))
 
     def cka(self) -> float:
+        """Linear CKA over the matched pairs, in [0, 1]; NaN when a modality is constant.
+
+        See :func:`cka` for the formula.
+        """
         cxx, cyy, cxy = self._centred_pairs()
         denom = np.linalg.norm(cxx) * np.linalg.norm(cyy)
         return float(np.sum(cxy**2) / denom) if denom > 0 else float("nan")
 
     def cka_debiased(self) -> float:
+        """Linear CKA with the unbiased HSIC estimator over the matched pairs.
+
+        See :func:`cka_debiased`. NaN when an HSIC self-term is not positive; raises
+        :class:`InputError` with fewer than 4 pairs.
+        """
         n = self.n_pairs
         if n < 4:
             raise InputError(f"cka_debiased: needs at least 4 pairs, got {n}")
@@ -113,6 +126,10 @@ class SecondMoments:
         return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
 
     def procrustes_distance(self) -> float:
+        """Orthogonal Procrustes distance over the matched pairs, in [0, √2].
+
+        See :func:`procrustes_distance`; NaN when a modality is constant.
+        """
         cxx, cyy, cxy = self._centred_pairs()
         scale = np.sqrt(np.trace(cxx) * np.trace(cyy))
         if scale <= 0:
@@ -125,6 +142,7 @@ class SecondMoments:
         return mx, my, self.xx / self.n_x - np.outer(mx, mx), self.yy / self.n_y - np.outer(my, my)
 
     def frechet_centered(self) -> float:
+        """The covariance (trace) part of the Fréchet distance, ≥ 0; see :func:`frechet_distance_centered`."""
         _, _, cx, cy = self._covariances()
         w, v = np.linalg.eigh(cx)
         root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # Σx^½
@@ -132,10 +150,19 @@ class SecondMoments:
         return float(max(0.0, np.trace(cx) + np.trace(cy) - 2.0 * np.sqrt(np.clip(cross, 0.0, None)).sum()))
 
     def frechet(self) -> float:
+        """Fréchet distance between Gaussians fitted to the modalities; see :func:`frechet_distance`.
+
+        The squared mean difference ‖μx − μy‖² plus :meth:`frechet_centered`; every image
+        counts once.
+        """
         mx, my, _, _ = self._covariances()
         return float(np.sum((mx - my) ** 2)) + self.frechet_centered()
 
     def effective_rank(self, side: str) -> float:
+        """Effective rank of the image rows (``side="x"``) or text rows (any other ``side``).
+
+        A value in [1, d]; see :func:`effective_rank`.
+        """
         return _effective_rank(self.xx if side == "x" else self.yy)
 
 

@@ -35,7 +35,7 @@ def check_labels(labels: Any, n: int, where: str, name: str = "labels") -> np.nd
 def mixed_modality_retrieval(
     x: Any, y: Any, *, image_index: Any = None, block_rows: int | None = None
 ) -> dict[str, float]:
-    r"""Search a corpus holding both modalities: is the top hit of the query's own modality?
+    r"""Retrieval in a corpus of both modalities: how often the top hit shares the query's modality.
 
     Every image and every text is a query against the corpus :math:`Z = [\hat X; \hat Y]`
     without the query itself (cosine similarity).
