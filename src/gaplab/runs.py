@@ -43,13 +43,18 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
-def decide(ci95: Sequence[float] | None, *, null: float = 0.0, margin: float = 0.0, side: Side = ">") -> Verdict:
+def decide(
+    ci95: Sequence[float] | None, *, null: float = 0.0, margin: float = 0.0, side: Side = ">", bound: str = ""
+) -> Verdict:
     """The verdict of a claim "effect {side} null ± margin" from the effect's 95 % interval.
 
     ``held`` when the whole interval lies beyond ``null + margin`` (``side=">"``; below
     ``null − margin`` for ``side="<"``); ``not held`` when it lies wholly on the other side
     of that threshold; ``inconclusive`` when it straddles it, or when the interval is
-    missing, NaN or infinite (a missing effect is never held).
+    missing, NaN or infinite (a missing effect is never held). ``bound="lower"`` says some
+    per-seed values are only lower bounds (a run that did not get there within its budget):
+    they can show that an effect is large, never that it is small, so the verdict that would
+    rest on them being small becomes ``inconclusive``.
 
     Examples
     --------
@@ -61,16 +66,22 @@ def decide(ci95: Sequence[float] | None, *, null: float = 0.0, margin: float = 0
     'held'
     >>> decide(None)
     'inconclusive'
+    >>> decide([0.1, 0.4], null=1.0, bound="lower")  # small, but only as a lower bound
+    'inconclusive'
     """
     if ci95 is None or len(ci95) != 2 or not all(_finite(v) for v in ci95):
         return "inconclusive"
+    if bound not in ("", "lower"):
+        raise InputError(f"decide: bound must be '' or 'lower', got {bound!r}")
     lo, hi = sorted(float(v) for v in ci95)
     if side == ">":
         threshold = null + margin
-        return "held" if lo > threshold else "not held" if hi < threshold else "inconclusive"
+        verdict: Verdict = "held" if lo > threshold else "not held" if hi < threshold else "inconclusive"
+        return "inconclusive" if bound and verdict == "not held" else verdict
     if side == "<":
         threshold = null - margin
-        return "held" if hi < threshold else "not held" if lo > threshold else "inconclusive"
+        verdict = "held" if hi < threshold else "not held" if lo > threshold else "inconclusive"
+        return "inconclusive" if bound and verdict == "held" else verdict
     raise InputError(f"decide: side must be '>' or '<', got {side!r}")
 
 
@@ -131,6 +142,7 @@ class Claim:
     null: float = 0.0
     margin: float = 0.0
     side: Side = ">"
+    bound: str = ""  #: "lower" when some per-seed values are lower bounds (see :func:`decide`)
     n_seeds: int = 1
     per_seed: list[Any] = field(default_factory=list)
     interval: str = ""
@@ -143,7 +155,7 @@ class Claim:
 
     def rederive(self) -> Verdict:
         """The verdict recomputed from ``ci95``, ``null``, ``margin`` and ``side`` with :func:`decide`."""
-        return decide(self.ci95, null=self.null, margin=self.margin, side=self.side)
+        return decide(self.ci95, null=self.null, margin=self.margin, side=self.side, bound=self.bound)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Claim:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gaplab.runs import RUN_FILE, VERDICTS, Claim, RunRecord, decide
+from gaplab.runs import RUN_FILE, VERDICTS, Claim, RunRecord
 
 
 def check_record(data: dict[str, Any]) -> RunRecord:
@@ -19,7 +19,7 @@ def check_record(data: dict[str, Any]) -> RunRecord:
         assert claim.kind in ("evidence", "sanity"), c
         assert c["held"] is (claim.verdict == "held"), c
         if claim.ci95 is not None:  # an interval: the verdict is a function of it
-            assert claim.verdict == decide(claim.ci95, null=claim.null, margin=claim.margin, side=claim.side), c
+            assert claim.verdict == claim.rederive(), c
             assert claim.effect is not None and math.isfinite(claim.effect), c
             lo, hi = claim.ci95
             assert lo <= claim.effect <= hi, c

@@ -93,6 +93,7 @@ class RecipeContext:
         kind: str = "evidence",
         interval: str = "",
         verdict: str | None = None,
+        bound: str = "",
     ) -> Claim:
         """State a claim of the paper and our verdict on it.
 
@@ -113,13 +114,13 @@ class RecipeContext:
             if verdict not in VERDICTS:
                 raise ConfigError(f"claim verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
         elif held is None:
-            verdict = decide(ci95, null=null, margin=margin, side=side)
+            verdict = decide(ci95, null=null, margin=margin, side=side, bound=bound)
         else:
             verdict = "held" if held else "not held"
         c = Claim(
             claim, to_jsonable(paper_value), to_jsonable(measured), verdict, kind=kind,  # type: ignore[arg-type]
             criterion=criterion, effect=effect, ci95=None if ci95 is None else [float(v) for v in ci95],
-            null=null, margin=margin, side=side, n_seeds=len(values) if values else 1,
+            null=null, margin=margin, side=side, bound=bound, n_seeds=len(values) if values else 1,
             per_seed=values or [], interval=interval, note=note,
         )
         self.claims.append(c)

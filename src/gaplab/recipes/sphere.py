@@ -52,6 +52,7 @@ log x), ``sphere_temperature.png`` (Fig. 4), ``sphere_clip_polar.gif`` (full sca
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,11 @@ def _state(x: np.ndarray, y: np.ndarray, sub: np.ndarray) -> dict[str, float]:
         "l2i": l2i(x, y, normalize=False), "l2m": l2m(x, y, normalize=False),
         "ring_cv_x": cv_x, "ring_cv_y": cv_y, "separated": separated, "uniformity": u,
     }
+
+
+def key(lo: str, it: str, t: float, seed: int) -> str:
+    """The name of one run: loss / init / temperature / seed."""
+    return f"{lo}/{it}/tau={t:g}/seed={seed}"
 
 
 def _first(steps: list[int], flags: list[bool]) -> int | None:
@@ -137,6 +143,7 @@ def _draw_pairs(ax: Any, x: np.ndarray, y: np.ndarray, show: np.ndarray) -> None
     uniform_tol=0.1,
     ring_cv=0.1,
     gif=None,
+    seeds=None,
 )
 def sphere(ctx: RecipeContext) -> dict[str, Any]:
     from ..models import sphere_init
@@ -153,20 +160,25 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
     snaps = sorted({int(s) * per for s in snaps if int(s) * per <= steps} | {steps})
     temps = [float(t) for t in (ctx.param("temperatures") or ((0.03, 0.3) if quick else (0.03, 0.15, 0.3, 1.0)))]
     tau = float(ctx.param("temperature"))
-    n_curve = int(ctx.param("n_curve") or (20 if quick else 80))
+    n_curve = int(ctx.param("n_curve") or (40 if quick else 80))
     thr, utol, rcv = float(ctx.param("close_threshold")), float(ctx.param("uniform_tol")), float(ctx.param("ring_cv"))
     want_gif = (not quick) if ctx.param("gif") is None else bool(ctx.param("gif"))
     record = _record_steps(steps, n_curve, snaps)
 
-    # one parallel batch: the 3 × 3 grid at τ, then CLIP-polar at every sweep temperature
-    starts = {it: sphere_init(n, 3, it, seed=ctx.seed) for it in INITS}
-    runs = [(lo, it, tau) for lo in LOSSES for it in INITS]
-    runs += [("clip", "polar", t) for t in temps if not math.isclose(t, tau)]
-    print(f"sphere: {len(runs)} runs x {steps:,} steps (numba fast path) ...", flush=True)
+    # one parallel batch: for every seed, the 3 × 3 grid at τ, then CLIP-polar at every sweep
+    # temperature. Seed k gives every loss and temperature the same init and batch order (paired).
+    n_seeds = int(ctx.param("seeds") or (2 if quick else 5))
+    seeds = [ctx.seed + k for k in range(n_seeds)]
+    starts = {(it, sd): sphere_init(n, 3, it, seed=sd) for it in INITS for sd in seeds}
+    grid = [(lo, it, tau) for lo in LOSSES for it in INITS]
+    grid += [("clip", "polar", t) for t in temps if not math.isclose(t, tau)]
+    runs = [(lo, it, t, sd) for sd in seeds for lo, it, t in grid]
+    print(f"sphere: {len(runs)} runs x {steps:,} steps (numba engine) ...", file=sys.stderr, flush=True)
     fr = train_free_embeddings_fast(
-        np.stack([starts[it][0] for _, it, _ in runs]), np.stack([starts[it][1] for _, it, _ in runs]),
-        loss=[lo for lo, _, _ in runs], temperature=[t for _, _, t in runs], lr=float(ctx.param("lr")),
-        batch_size=bsz, steps=steps, seed=ctx.seed, snapshot_steps=record,
+        np.stack([starts[(it, sd)][0] for _, it, _, sd in runs]),
+        np.stack([starts[(it, sd)][1] for _, it, _, sd in runs]),
+        loss=[lo for lo, _, _, _ in runs], temperature=[t for _, _, t, _ in runs], lr=float(ctx.param("lr")),
+        batch_size=bsz, steps=steps, seed=[sd for *_, sd in runs], snapshot_steps=record,
     )
     train_seconds = fr.seconds
 
@@ -176,13 +188,12 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     curves: dict[str, dict[str, list[Any]]] = {}
-    for i, (lo, it, t) in enumerate(tqdm(runs, desc="sphere metrics", disable=not ctx.progress)):
-        key = f"{lo}/{it}/tau={t:g}"
+    for i, (lo, it, t, sd) in enumerate(tqdm(runs, desc="sphere metrics", disable=not ctx.progress)):
         rows = [_state(fr.snapshots[s][0][i], fr.snapshots[s][1][i], sub) for s in record]
-        curves[key] = {k: [r[k] for r in rows] for k in rows[0]}
+        curves[key(lo, it, t, sd)] = {k: [r[k] for r in rows] for k in rows[0]}
 
-    def key(lo: str, it: str, t: float = tau) -> str:
-        return f"{lo}/{it}/tau={t:g}"
+    def k0(lo: str, it: str, t: float = tau) -> str:  # the first seed: figures
+        return key(lo, it, t, seeds[0])
 
     def t_close(k: str) -> int | None:
         return _first(record, [v < thr for v in curves[k]["l2i"]])
@@ -197,77 +208,125 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
 
     summary = {k: {"t_close": t_close(k), "t_uniform": t_uniform(k), "final_l2i": curves[k]["l2i"][-1]} for k in curves}
 
-    # ---- claims --------------------------------------------------------------------------
-    cp = key("clip", "polar")
-    ring_steps = [s for s, r in zip(record, rings(cp), strict=True) if r]
-    ring_first, ring_last = (ring_steps[0], ring_steps[-1]) if ring_steps else (None, None)
-    tu_clip = summary[cp]["t_uniform"]
-    held = bool(ring_steps) and ring_first > 0 and ring_last >= 10 * ring_first and (tu_clip is None or tu_clip > ring_last)
+    # ---- claims: per seed, then a 95 % Student-t interval over seeds ----------------------
+    # Times are log10 steps; a run that never gets there within the budget is ranked last
+    # (its time is the budget, a lower bound): a ratio is then a *bound*, so a claim that it is
+    # large may hold on it, but one built on an unknown fast time stays inconclusive.
+    def when(k: str, what: str) -> tuple[float, bool]:
+        v = summary[k][what]
+        return (math.log10(max(v, 1)), False) if v is not None else (math.log10(steps), True)
+
+    lower_bounds: set[str] = set()  # claims with a per-seed value that is only a lower bound
+
+    def log_ratio(slow: tuple[float, bool], fast: tuple[float, bool], claim: str) -> float:
+        """log10(slow / fast) per seed; NaN when the fast time is censored (then unknown)."""
+        if slow[1]:
+            lower_bounds.add(claim)
+        return float("nan") if fast[1] else slow[0] - fast[0]
+
+    def bound(claim: str) -> str:
+        """'lower' when a per-seed value of ``claim`` is only a lower bound (see gaplab.runs.decide)."""
+        return "lower" if claim in lower_bounds else ""
+
+    def per_seed(fn: Any) -> list[float]:
+        return [fn(sd) for sd in seeds]
+
+    rings_claim = ("CLIP (polar init): two separate rings persist for a long time (>= 1 decade of steps) "
+                   "before uniformity")
+
+    def ring_span(sd: int) -> float:
+        k = key("clip", "polar", tau, sd)
+        steps_r = [s for s, r in zip(record, rings(k), strict=True) if r and s > 0]
+        tu = summary[k]["t_uniform"]
+        if not steps_r or (tu is not None and tu <= steps_r[-1]):
+            return 0.0
+        if steps_r[-1] == steps:  # still two rings when the budget ends: the span is a lower bound
+            lower_bounds.add(rings_claim)
+        return math.log10(steps_r[-1] / steps_r[0])
+
+    spans = per_seed(ring_span)
     ctx.claim(
-        "CLIP (polar init): two separate rings persist for a long time (>= 1 decade of steps) before uniformity",
+        rings_claim,
         "rings from 10k to >1M steps, uniformity at 2.5M",
-        {"rings_from": ring_first, "rings_until": ring_last, "uniform_at": tu_clip, "budget": steps},
-        held,
+        {"rings_log10_span": spans, "budget": steps},
+        criterion="log10(last / first step with two rings), before uniformity, above 1 (a decade)",
+        per_seed=spans, null=1.0, bound=bound(rings_claim),
     )
-    su = summary[key("simclr", "polar")]["t_uniform"]
-    held = su is not None and (tu_clip is None or su * 10 <= tu_clip)
+    name = "SimCLR (unimodal NT-Xent) reaches uniformity >= 10x sooner than CLIP (polar init)"
+    simclr_vs_clip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_uniform"),
+                                                   when(key("simclr", "polar", tau, sd), "t_uniform"), name))
     ctx.claim(
-        "SimCLR (unimodal NT-Xent) reaches uniformity >= 10x sooner than CLIP (polar init)",
+        name,
         "< 100k vs 2.5M steps",
-        {"simclr": su, "clip": tu_clip, "budget": steps},
-        held,
+        {"simclr": [summary[key("simclr", "polar", tau, sd)]["t_uniform"] for sd in seeds],
+         "clip": [summary[key("clip", "polar", tau, sd)]["t_uniform"] for sd in seeds], "budget": steps},
+        criterion="log10(CLIP's steps to uniformity / SimCLR's), paired over seeds, above 1; CLIP never "
+                  "uniform counts as the budget (a lower bound); SimCLR never uniform: unknown",
+        per_seed=simclr_vs_clip, null=1.0, bound=bound(name),
     )
-    to = summary[key("clip", "overlapped")]["t_close"]
     ctx.claim(
         "Overlapped init: CLIP closes the gap within ~10k steps (<= 20k)",
-        "within 10k", to, to is not None and to <= 20_000,
+        "within 10k", [summary[key("clip", "overlapped", tau, sd)]["t_close"] for sd in seeds],
+        criterion="log10(steps to close) from the overlapped init below log10(20,000); never closing = the budget",
+        per_seed=per_seed(lambda sd: when(key("clip", "overlapped", tau, sd), "t_close")[0]),
+        null=math.log10(20_000), side="<",
     )
-    tp, tn = summary[cp]["t_close"], summary[key("clip", "nearby")]["t_close"]
-    big = steps + 1
-    held = (tn or big) >= 10 * (to or big) and (tp or big) >= 10 * (to or big)
+    name = "Polar and nearby inits both induce the gap: CLIP closes >= 10x slower than from the overlapped init"
+    slow_inits = per_seed(lambda sd: min(
+        log_ratio(when(key("clip", it, tau, sd), "t_close"), when(key("clip", "overlapped", tau, sd), "t_close"), name)
+        for it in ("polar", "nearby")))
     ctx.claim(
-        "Polar and nearby inits both induce the gap: CLIP closes >= 10x slower than from the overlapped init",
+        name,
         "polar / nearby keep the gap, overlapped closes in 10k",
-        {"polar": tp, "nearby": tn, "overlapped": to, "budget": steps},
-        bool(held) and to is not None,
+        {f"{it}": [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in INITS} | {"budget": steps},
+        criterion="min over polar, nearby of log10(steps to close / overlapped's), paired over seeds, above 1",
+        per_seed=slow_inits, null=1.0, bound=bound(name),
     )
+    name = "Nearby init closes slightly faster than polar (CLIP)"
+    nearby = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
+                                           when(key("clip", "nearby", tau, sd), "t_close"), name))
     ctx.claim(
-        "Nearby init closes slightly faster than polar (CLIP)",
+        name,
         "nearby (purple) converges slightly faster than polar (yellow)",
-        {"nearby": tn, "polar": tp},
-        tn is not None and (tp is None or tn < tp),
+        {it: [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in ("nearby", "polar")},
+        criterion="log10(polar's steps to close / nearby's), paired over seeds, above 0",
+        per_seed=nearby, bound=bound(name),
     )
-    ts = summary[key("slip", "polar")]["t_close"]
+    name = "SLIP converges faster than CLIP (polar init)"
+    slip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
+                                         when(key("slip", "polar", tau, sd), "t_close"), name))
     ctx.claim(
-        "SLIP converges faster than CLIP (polar init)",
+        name,
         "significantly faster (Fig. 6)",
-        {"slip": ts, "clip": tp, "budget": steps},
-        ts is not None and (tp is None or ts < tp),
+        {lo: [summary[key(lo, "polar", tau, sd)]["t_close"] for sd in seeds] for lo in ("slip", "clip")} | {"budget": steps},
+        criterion="log10(CLIP's steps to close / SLIP's), paired over seeds, above 0",
+        per_seed=slip, bound=bound(name),
     )
     sweep = sorted({tau, *temps})
-    t_by_tau = {f"{t:g}": summary[key("clip", "polar", t)]["t_close"] for t in sweep}
-    closes = [t_by_tau[f"{t:g}"] for t in sweep]
-    if all(c is not None for c in closes):
-        from scipy.stats import spearmanr
+    from scipy.stats import spearmanr
 
-        rho = float(spearmanr(sweep, closes).statistic) if len(set(closes)) > 1 else 0.0
-    else:
-        rho = float("nan")
+    def tau_rho(sd: int) -> float:
+        closes = [when(key("clip", "polar", t, sd), "t_close")[0] for t in sweep]  # never = last
+        # fewer than two distinct times (e.g. no run closes within the budget): no ranking to test
+        return float(spearmanr(sweep, closes).statistic) if len(set(closes)) > 1 else float("nan")
+
+    t_by_tau = {f"{t:g}": [summary[key("clip", "polar", t, sd)]["t_close"] for sd in seeds] for t in sweep}
     ctx.claim(
         "Temperature matters: lower tau closes the gap sooner, higher tau delays it (CLIP, polar)",
         "lower tau -> gap closes much sooner",
-        {"t_close_by_tau": t_by_tau, "spearman(tau, t_close)": rho},
-        bool(rho == rho and rho >= 0.8),
-        note="held = Spearman rank correlation of (tau, steps to close) >= 0.8, every run closing within the budget",
+        {"t_close_by_tau": t_by_tau},
+        criterion="Spearman rank correlation of (tau, steps to close) per seed above 0.5; a run that never "
+                  "closes is ranked last",
+        per_seed=per_seed(tau_rho), null=0.5,
     )
 
     # ---- figures -------------------------------------------------------------------------
     import matplotlib.pyplot as plt
 
-    def grid(rows: list[tuple[str, str]], name: str, title: str) -> None:
+    def snapshot_grid(rows: list[tuple[str, str]], name: str, title: str) -> None:
         fig = plt.figure(figsize=(2.6 * len(snaps), 2.6 * len(rows)))
         for r, (lo, it) in enumerate(rows):
-            i = runs.index((lo, it, tau))
+            i = runs.index((lo, it, tau, seeds[0]))
             for c, s in enumerate(snaps):
                 ax = fig.add_subplot(len(rows), len(snaps), r * len(snaps) + c + 1, projection="3d")
                 _sphere_axes(ax)
@@ -276,18 +335,18 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
         fig.suptitle(title)
         ctx.savefig(fig, name)
 
-    grid([(lo, "polar") for lo in LOSSES], "sphere_snapshots",
-         f"001 Fig. 2/6: CLIP vs SimCLR vs SLIP from the polar init (τ = {tau:g}, steps)")
-    grid([("clip", it) for it in INITS], "sphere_inits", f"001 Fig. 3: CLIP from three inits (τ = {tau:g})")
+    snapshot_grid([(lo, "polar") for lo in LOSSES], "sphere_snapshots",
+                  f"001 Fig. 2/6: CLIP vs SimCLR vs SLIP from the polar init (τ = {tau:g}, steps)")
+    snapshot_grid([("clip", it) for it in INITS], "sphere_inits", f"001 Fig. 3: CLIP from three inits (τ = {tau:g})")
 
     xs = np.maximum(np.asarray(record), 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for it in INITS:
-        axes[0].plot(xs, curves[key("clip", it)]["l2i"], color=_COLORS[it], label=f"clip, {it}")
+        axes[0].plot(xs, curves[k0("clip", it)]["l2i"], color=_COLORS[it], label=f"clip, {it}")
     axes[0].set(xscale="log", xlabel="step", ylabel="mean inter-modality distance (L2I)",
                 title="001 Fig. 3 (right): CLIP, three inits")
     for lo, ls in zip(LOSSES, ("-", "--", ":"), strict=True):
-        axes[1].plot(xs, curves[key(lo, "polar")]["l2i"], ls, label=f"{lo}, polar")
+        axes[1].plot(xs, curves[k0(lo, "polar")]["l2i"], ls, label=f"{lo}, polar")
     axes[1].set(xscale="log", xlabel="step", ylabel="mean inter-modality distance (L2I)",
                 title="001 Fig. 2/6: losses, polar init")
     for ax in axes:
@@ -297,18 +356,18 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for t in sweep:
-        ax.plot(xs, curves[key("clip", "polar", t)]["l2i"], label=f"τ = {t:g}")
+        ax.plot(xs, curves[k0("clip", "polar", t)]["l2i"], label=f"τ = {t:g}")
     ax.set(xscale="log", xlabel="step", ylabel="mean inter-modality distance (L2I)",
            title="001 Fig. 4: temperature (CLIP, polar)")
     ax.legend(fontsize=8)
     ctx.savefig(fig, "sphere_temperature")
 
     if want_gif:
-        _gif(ctx, fr, runs.index(("clip", "polar", tau)), record, show)
+        _gif(ctx, fr, runs.index(("clip", "polar", tau, seeds[0])), record, show)
 
     return {
         "steps": steps, "unit": unit, "temperature": tau, "record_steps": record, "snapshot_steps": snaps,
-        "runs": [list(r) for r in runs], "summary": summary, "curves": curves,
+        "seeds": seeds, "runs": [list(r) for r in runs], "summary": summary, "curves": curves,
         "uniformity_uniform_s2": UNIFORM_S2, "train_seconds": train_seconds,
     }
 
