@@ -108,3 +108,27 @@ def test_example_bad_sizes_are_one_line(tmp_path, args, match):
     res = CliRunner().invoke(main, ["example", str(tmp_path / "e.npz"), *args])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
     assert re.search(match, res.stderr) and not (tmp_path / "e.npz").exists()
+
+
+def test_a_collapsed_text_modality_warns_loudly(tmp_path):
+    from gaplab.io import save_pairs
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16))
+    y = np.tile(rng.normal(size=16), (200, 1))  # every caption embedded the same (an empty tokenizer)
+    save_pairs(tmp_path / "c.npz", x, y)
+    res = CliRunner().invoke(main, ["measure", str(tmp_path / "c.npz"), "--json", "--fast"])
+    assert res.exit_code == 0, res.output
+    assert "gaplab: warning: text embeddings are nearly all identical" in res.stderr
+    assert json.loads(res.stdout)["warnings"][0].startswith("text embeddings are nearly all identical")
+
+
+def test_bad_rows_name_the_file(tmp_path):
+    from gaplab.io import save_pairs
+
+    x = np.ones((10, 4))
+    x[3] = 0
+    save_pairs(tmp_path / "z.npz", x, np.eye(10, 4) + 1)
+    res = CliRunner().invoke(main, ["measure", str(tmp_path / "z.npz")])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert re.search(r"z\.npz: measure: image embeddings \(x\): all-zero row \(row 3\)", res.stderr)

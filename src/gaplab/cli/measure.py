@@ -66,19 +66,26 @@ def measure(
     given = [name for name, v in shard_options.items() if v not in (None, False)]
     if given:
         raise click.UsageError(f"{', '.join(given)} only apply to a shard directory or glob, not to one file")
+    from .._errors import InputError
     from ..io import load_pairs
     from ..metrics import MEASURE_KEYS
     from ..metrics import measure as measure_fn
 
     pairs = load_pairs(pairs_file, image=image, text=text, image_key=image_key, text_key=text_key)
-    result = measure_fn(
-        pairs.image,
-        pairs.text,
-        image_index=pairs.image_index,
-        temperature=temperature,
-        seed=seed,
-        include_pairwise=not fast,
-    )
+    try:
+        result = measure_fn(
+            pairs.image,
+            pairs.text,
+            image_index=pairs.image_index,
+            temperature=temperature,
+            seed=seed,
+            include_pairwise=not fast,
+        )
+    except InputError as e:  # say which file(s) the bad rows are in
+        source = pairs_file if pairs_file is not None else f"{image} + {text}"
+        raise InputError(f"{source}: {e}") from None
+    for msg in result.get("warnings", []):
+        click.echo(f"gaplab: warning: {msg}", err=True)
     if as_json:
         echo_json(result)
     else:

@@ -10,6 +10,7 @@ from .._errors import InputError
 from .._validation import check_pair, normalize_rows
 from .catalogue import MEASURE_KEYS
 from .functional._stats import PairStats, accumulate
+from .functional.diagnostics import collapse_warnings
 from .functional.dimensions import _dimension_gap
 from .functional.entropy import _logit_entropy
 from .functional.knn import _hubness, _mutual_knn
@@ -41,7 +42,10 @@ def measure(
     O(N²) (blockwise, float64, exact); linear separability fits a logistic regression
     (seeded). ``include_pairwise=False`` skips the O(N²) and fitted metrics. The input is
     validated once (shapes here, values during the one float64 pass that takes the sums),
-    normalised once, and every metric runs on that through its private kernel.
+    normalised once, and every metric runs on that through its private kernel. A modality whose
+    rows are (nearly) all identical adds ``warnings``
+    (:func:`~gaplab.metrics.collapse_warnings`): e.g. an empty tokenizer makes every caption
+    embed the same.
 
     Examples
     --------
@@ -67,6 +71,9 @@ def measure(
         out.update(pairwise_metrics(xn, yn, idx, gap, temperature=temperature, seed=seed, top_k=top_k))
     out["temperature"] = temperature
     out["seed"] = seed
+    warnings = collapse_warnings(xa, ya)
+    if warnings:  # a collapsed modality: the numbers are right, the embeddings probably are not
+        out["warnings"] = warnings
     ordered = [*MEASURE_KEYS, *(k for k in out if k not in MEASURE_KEYS)]
     return {k: out[k] for k in ordered if k in out}
 

@@ -131,6 +131,7 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
     gap = exact.pop("gap_vector")
     sample = np.sort(np.random.default_rng(seed).choice(n_pairs, min(n_pairs, max_rows * 2), replace=False))
     m = measure(xs[sample], ys[sample], seed=seed)
+    sec.notes.extend(m.pop("warnings", []))  # a collapsed modality: said, not hidden in a table
     m.update({k: v for k, v in exact.items() if k in MEASURE_KEYS or k in ("n_images", "n_texts")})
     order = np.argsort(-np.abs(gap))[:10]
     m["top_dims"] = [{"dim": int(j), "diff": float(gap[j])} for j in order]
