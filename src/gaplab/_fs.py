@@ -68,7 +68,7 @@ def _create_temp(p: Path) -> Path:
     raise FileExistsError(f"no free temporary name next to {p}")  # pragma: no cover
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` then move the result to ``path``; nothing half-written on error.
 
     The temporary has a unique name in the same folder and the same suffix as ``path`` (so

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import importlib
 import sys
+from typing import Any
 
 import click
 
@@ -79,7 +80,7 @@ class _LazyGroup(click.Group):
                 return _missing_extra_command(name, e)
         return super().get_command(ctx, name)
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except GaplabError as e:

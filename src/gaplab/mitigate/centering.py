@@ -15,6 +15,10 @@ __all__ = ["Center", "MultiMean", "Noise"]
 class _MeanShift(Mitigation):
     """Shared transforms: subtract the fitted ``mean_image_`` / ``mean_text_``, then renormalise."""
 
+    # set by the subclasses' ``_fit``
+    mean_image_: np.ndarray
+    mean_text_: np.ndarray
+
     def _transform_image(self, x: np.ndarray) -> np.ndarray:
         return self._maybe_renormalize(x - self.mean_image_)
 
@@ -70,7 +74,9 @@ class Center(_MeanShift):
     def __init__(self, renormalize: bool = True) -> None:
         self.renormalize = renormalize
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
+    ) -> None:
         check_bool(self.renormalize, "renormalize", "center.fit")
         self.mean_image_ = x.mean(axis=0)
         self.mean_text_ = y.mean(axis=0)
@@ -127,7 +133,14 @@ class MultiMean(_MeanShift):
     def __init__(self, renormalize: bool = True) -> None:
         self.renormalize = renormalize
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any, query_text: Any = None) -> None:
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        image_index: np.ndarray | None,
+        query_text: np.ndarray | None = None,
+        **extra: np.ndarray,
+    ) -> None:
         check_bool(self.renormalize, "renormalize", "multi-mean.fit")
         self.mean_image_ = x.mean(axis=0)
         self.mean_text_ = y.mean(axis=0)
@@ -212,7 +225,9 @@ class Noise(Mitigation):
         self.seed = seed
         self.renormalize = renormalize
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
+    ) -> None:
         where = "noise.fit"
         check_real(self.std, "std", where, low=0.0)
         check_choice(self.modality, "modality", where, ("text", "image"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .._errors import InputError
@@ -66,7 +64,9 @@ class RemoveDims(Mitigation):
         self.k = k
         self.renormalize = renormalize
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
+    ) -> None:
         where = "remove-dims.fit"
         d = x.shape[1]
         if d < 2:

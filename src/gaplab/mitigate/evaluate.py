@@ -120,12 +120,14 @@ def split_pairs(
     if train is None and test is None:
         te, tr = random_split(n_images, test_fraction, seed, "evaluate", name="test_fraction")
     else:
-        tr = _index_array(train, n_images, "train") if train is not None else None
-        te = _index_array(test, n_images, "test") if test is not None else None
-        if tr is None:
-            tr = np.setdiff1d(np.arange(n_images), te)
-        if te is None:
-            te = np.setdiff1d(np.arange(n_images), tr)
+        given_tr = _index_array(train, n_images, "train") if train is not None else None
+        given_te = _index_array(test, n_images, "test") if test is not None else None
+        if given_tr is None:
+            assert given_te is not None  # not both None: that is the branch above
+            tr = np.setdiff1d(np.arange(n_images), given_te)
+        else:
+            tr = given_tr
+        te = np.setdiff1d(np.arange(n_images), tr) if given_te is None else given_te
         both = np.intersect1d(tr, te)
         if both.size:
             raise InputError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .base import Mitigation, register_mitigation
@@ -57,7 +55,9 @@ class Procrustes(Mitigation):
     def __init__(self) -> None:
         pass
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
+    ) -> None:
         from scipy.linalg import orthogonal_procrustes
 
         xp = x if image_index is None else x[image_index]

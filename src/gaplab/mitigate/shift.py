@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .._errors import ConfigError
@@ -69,7 +67,9 @@ class GapShift(Mitigation):
         self.alpha = alpha
         self.renormalize = renormalize
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, image_index: Any) -> None:
+    def _fit(
+        self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
+    ) -> None:
         where = "gap-shift.fit"
         check_bool(self.renormalize, "renormalize", where)
         self.gap_vector_ = self._gap_vector(x, y, image_index)

@@ -91,6 +91,7 @@ def cache_dir(out: Path | None = None) -> Path | None:
 
 def scaled_config(quick: bool, **overrides: Any) -> MADConfig:
     """The recipes' default scale: full (a few minutes per recipe) or ``--quick`` (seconds)."""
+    base: dict[str, Any]
     if quick:
         base = dict(n_train=1500, n_test=400, image_size=14, epochs=6, width=32, embed_dim=16, heads=2,
                     layers=1, batch_size=128, lr=2e-3)

@@ -270,9 +270,9 @@ def cone_effect(ctx: RecipeContext) -> dict[str, Any]:
     xy = PCA(2, random_state=ctx.seed).fit_transform(flat)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     cmap = plt.get_cmap("tab20" if n_inits <= 20 else "turbo")
-    for s in range(n_inits):
-        pts = xy[s * sub.size:(s + 1) * sub.size]
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, color=cmap(s / max(n_inits - 1, 1)), alpha=0.6)
+    for i in range(n_inits):
+        pts = xy[i * sub.size:(i + 1) * sub.size]
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, color=cmap(i / max(n_inits - 1, 1)), alpha=0.6)
     ax.set_title(
         f"{n_inits} random inits on digits (PCA; colour = seed)\n"
         f"within-cone cos {within_mean:.2f}, between centres {between:.2f}", fontsize=9

@@ -66,8 +66,8 @@ def _augment(images: np.ndarray, rng: np.random.Generator, shift: int, noise: fl
     """Random integer shift (zero fill) and Gaussian pixel noise, per image; (N, H, W) → (N, H·W)."""
     n, h, w = images.shape
     pad = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
-    dy = rng.integers(0, 2 * shift + 1, size=n)
-    dx = rng.integers(0, 2 * shift + 1, size=n)
+    dy = rng.integers(0, 2 * shift + 1, size=int(n))
+    dx = rng.integers(0, 2 * shift + 1, size=int(n))
     rows = dy[:, None] + np.arange(h)[None, :]
     cols = dx[:, None] + np.arange(w)[None, :]
     out = pad[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -21,7 +21,7 @@ claims: the recipes do that.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -56,6 +56,15 @@ def _zero_shot_callback(model: Any, class_names: list[str], templates: Any, labe
     return ZeroShot()
 
 
+class _Embedded(TypedDict):
+    """One model's embeddings of the demo's pairs (``embed_all``)."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    class_text: np.ndarray
+    zero_shot: float
+
+
 def _stage(name: str, x: np.ndarray, y: np.ndarray, zs: float | None, **extra: Any) -> dict[str, Any]:
     return {"stage": name, "l2m": l2m(x, y), "rmg": rmg(x, y), "mean_cos_image": mean_cosine(x),
             "mean_cos_text": mean_cosine(y), "zero_shot": zs, **extra}
@@ -86,10 +95,12 @@ def demo(ctx: RecipeContext) -> dict[str, Any]:
     tr_images = torch.as_tensor(train.images[train.image_index])  # one row per caption
     te_images = torch.as_tensor(test.images)
     te_first = test.first_captions()
+    te_labels = test.labels
+    assert te_labels is not None  # the digits pairs are always labelled
     te_texts = [test.captions[k] for k in te_first]
     eval_data = (te_images, te_texts)
 
-    def embed_all(model: Any, tag: str) -> dict[str, Any]:
+    def embed_all(model: Any, tag: str) -> _Embedded:
         model.eval()
         with torch.no_grad():
             xi = model.encode_image(torch.as_tensor(train.images)).double().numpy()
@@ -102,12 +113,12 @@ def demo(ctx: RecipeContext) -> dict[str, Any]:
         return {"train": (xi, yt), "test": (xe, ye), "class_text": cls,
                 "zero_shot": zero_shot_accuracy(xe, cls, test.labels)}
 
-    def fit(temperature: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    def fit(temperature: Any, name: str) -> tuple[Any, _Embedded]:
         model = build_minilm_two_tower(seed=seed)
         trainer = Trainer(model, loss="clip", temperature=temperature, optimizer="adamw", lr=2e-3,
                           batch_size=128, steps=n_steps, eval_every=every, eval_data=eval_data, seed=seed,
                           progress=progress,
-                          callbacks=[_zero_shot_callback(model, train.class_names, templates, test.labels)])
+                          callbacks=[_zero_shot_callback(model, train.class_names, templates, te_labels)])
         t0 = time.perf_counter()
         hist = trainer.fit((tr_images, [train.captions[k] for k in range(train.n_captions)]))
         RunRecord(kind="train", name=name, config={"temperature": temperature, "steps": n_steps, "lr": 2e-3,

@@ -66,7 +66,7 @@ def shuffled_l2m(x: np.ndarray, y: np.ndarray, n_perm: int, rng: np.random.Gener
     yn = y / np.linalg.norm(y, axis=1, keepdims=True)
     out = np.empty(n_perm)
     for i in range(n_perm):
-        s = rng.random(x.shape[0]) < 0.5
+        s = rng.random(int(x.shape[0])) < 0.5
         a = np.where(s[:, None], yn, xn)
         b = np.where(s[:, None], xn, yn)
         out[i] = l2m(a, b)

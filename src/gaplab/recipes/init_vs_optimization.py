@@ -81,6 +81,8 @@ def _rotate_text(model: Any, w: np.ndarray) -> None:
     from torch import nn
 
     class _Rotate(nn.Module):
+        w: torch.Tensor  # the buffer registered below
+
         def __init__(self, m: np.ndarray) -> None:
             super().__init__()
             self.register_buffer("w", torch.as_tensor(m, dtype=torch.float32))

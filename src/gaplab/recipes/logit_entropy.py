@@ -30,6 +30,7 @@ seeds × 300 steps on 2,000 pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,10 @@ def logit_entropy_recipe(ctx: RecipeContext) -> dict[str, Any]:
             def keep(tr: Any, mode: str = mode) -> None:
                 final[mode] = tr.embed(test_t)
 
-            cb = LambdaCallback(on_fit_start=lambda tr, r=record: r(tr, 0), on_step_end=record, on_fit_end=keep)
+            def start(tr: Any, r: Callable[[Any, int], None] = record) -> None:
+                r(tr, 0)
+
+            cb = LambdaCallback(on_fit_start=start, on_step_end=record, on_fit_end=keep)
             train_two_tower(train, temperature=temp, steps=steps, seed=seed, callbacks=(cb,))
             traj[mode].append(rec)
             if bar is not None:

@@ -71,7 +71,9 @@ def _landscape(u: np.ndarray, lams: np.ndarray, temps: list[float], perms: list[
 
     e = np.zeros(u.shape[1])
     e[-1] = 1.0
-    gaps, clean, mism = [], {t: [] for t in temps}, {t: [] for t in temps}
+    gaps: list[float] = []
+    clean: dict[float, list[float]] = {t: [] for t in temps}
+    mism: dict[float, list[float]] = {t: [] for t in temps}
     for lam in lams:
         x = u + lam * e
         y = u - lam * e

@@ -67,13 +67,14 @@ def get_loss(name: str) -> LossFn:
     return LOSSES.get(name)
 
 
-def _prep(x: Tensor, y: Tensor | None, normalize: bool, where: str) -> tuple[Tensor, Tensor | None]:
-    if x.ndim != 2 or (y is not None and y.shape != x.shape):
-        got = f"x {tuple(x.shape)}" + ("" if y is None else f" and y {tuple(y.shape)}")
-        raise ConfigError(f"{where}: needs two (B, d) batches of the same shape, got {got}")
+def _prep(x: Tensor, y: Tensor, normalize: bool, where: str) -> tuple[Tensor, Tensor]:
+    if x.ndim != 2 or y.shape != x.shape:
+        raise ConfigError(
+            f"{where}: needs two (B, d) batches of the same shape, got x {tuple(x.shape)} and y {tuple(y.shape)}"
+        )
     if normalize:
         x = F.normalize(x, dim=-1)
-        y = None if y is None else F.normalize(y, dim=-1)
+        y = F.normalize(y, dim=-1)
     return x, y
 
 

@@ -145,7 +145,7 @@ def _run_spec(spec: TrainSpec, out_dir: Path, *, device: str | None, resuming: b
     from .trainer import Trainer
 
     # (gaplab train puts --device/--progress into the spec before it is validated: built once)
-    changes = {k: v for k, v in (("device", device), ("progress", progress)) if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in (("device", device), ("progress", progress)) if v is not None}
     if changes:
         spec = dataclasses.replace(spec, **changes).validate()
     engine = choose_engine(spec)

@@ -285,11 +285,11 @@ class TrainSpec:
                 bound = "a positive integer" if lo == 1 else f"an integer >= {lo}"
                 raise ConfigError(f"{name} must be {bound}, got {v!r}{hint}")
             setattr(self, name, int(n))
-        for name, (lo, hi) in _FLOAT_FIELDS.items():
+        for name, (low, high) in _FLOAT_FIELDS.items():
             v = getattr(self, name)
             n = _as_number(v)
-            if n is None or not lo <= n <= hi:
-                raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+            if n is None or not low <= n <= high:
+                raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], got {v!r}")
             setattr(self, name, float(n))
         self.engine = _ENGINE_ALIASES.get(self.engine, self.engine) if isinstance(self.engine, str) else self.engine
         self.device = _device_name(self.device)

@@ -59,7 +59,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -68,7 +68,7 @@ from torch import Tensor, nn
 
 from .._errors import ConfigError, GaplabError, InputError
 from .batches import BatchOrder, mismatch_index
-from .callbacks import Callback, MetricsCallback
+from .callbacks import Callback, MetricsCallback, TrainerState
 from .engines import NumbaEngine, TorchEngine, choose_engine, take_rows
 from .history import History, NonFiniteLossError, compute_metrics
 from .spec import OPTIMIZERS, TrainPlan, TrainSpec
@@ -93,6 +93,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def _length(data: Any) -> int:
     return int(data.shape[0]) if hasattr(data, "shape") else len(data)
+
+
+class _Towers(Protocol):
+    """The encoders a trained model has besides ``forward`` (see the module docstring)."""
+
+    def encode_image(self, images: Any) -> Tensor: ...
+
+    def encode_text(self, texts: Any) -> Tensor: ...
 
 
 class Trainer:
@@ -209,18 +217,21 @@ class Trainer:
     def fit(self, data: Any = None, *, resume_from: str | os.PathLike[str] | None = None) -> History:
         """Train until ``total_steps`` (continuing from a checkpoint when ``resume_from`` is given)."""
         self._prepare_data(data)
+        # what the callbacks see; _prepare_data has resolved the run length, so total_steps is
+        # an int from here on (the TrainerState contract), which mypy cannot follow through self
+        state = cast(TrainerState, self)
         if resume_from is not None:
             self.load_checkpoint(resume_from)
-            if self.step > self.total_steps:  # type: ignore[operator]
+            if self.step > state.total_steps:
                 raise ConfigError(
                     f"checkpoint {str(resume_from)!r} is at step {self.step}, past the {self.total_steps} steps "
                     f"asked for; ask for more than {self.step} steps to continue it, or train anew elsewhere"
                 )
-        total = int(self.total_steps)  # type: ignore[arg-type]
+        total = int(state.total_steps)
         self.model.train()
         self.engine.start()
         for cb in self.callbacks:
-            cb.on_fit_start(self)
+            cb.on_fit_start(state)
         due = [cb.next_call(self.step, total) for cb in self.callbacks]
         bar = None
         if self.spec.progress:
@@ -229,16 +240,17 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc=f"train {self.spec.loss_name}", leave=False)
         try:
             while self.step < total:
-                total = int(self.total_steps)  # type: ignore[arg-type]
+                total = int(state.total_steps)
                 stop = min([d for d in due if d is not None and d > self.step] + [total, self.step + self.engine.max_chunk])
                 before = self.step
                 logs = self.engine.advance(stop - self.step)
                 for cb in self.callbacks:
-                    cb.on_logs(self, logs)
+                    cb.on_logs(state, logs)
                 last = {k: v[-1] for k, v in logs.items() if v}
                 for i, cb in enumerate(self.callbacks):
-                    if due[i] is not None and due[i] <= self.step:
-                        cb.on_step_end(self, self.step, last)
+                    d = due[i]
+                    if d is not None and d <= self.step:
+                        cb.on_step_end(state, self.step, last)
                         due[i] = cb.next_call(self.step, total)
                 if bar is not None:
                     bar.update(self.step - before)
@@ -247,7 +259,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
         for cb in self.callbacks:
-            cb.on_fit_end(self)
+            cb.on_fit_end(state)
         return self.history
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -269,12 +281,13 @@ class Trainer:
                 data = self.train_data
             a, b = data
             n = _length(a)
+            towers = cast(_Towers, self.model)  # nn.Module does not declare the two encoders
             xs, ys = [], []
             for lo in range(0, n, batch_size):
                 idx = np.arange(lo, min(n, lo + batch_size))
                 ia, ib = take_rows(a, idx, self.device), take_rows(b, idx, self.device)
-                xs.append(F.normalize(self.model.encode_image(ia), dim=-1).double().cpu())
-                ys.append(F.normalize(self.model.encode_text(ib), dim=-1).double().cpu())
+                xs.append(F.normalize(towers.encode_image(ia), dim=-1).double().cpu())
+                ys.append(F.normalize(towers.encode_text(ib), dim=-1).double().cpu())
             return torch.cat(xs).numpy(), torch.cat(ys).numpy()
         finally:
             self.model.train(was_training)
