@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from gaplab.recipes import reproduce
-from gaplab.recipes.linear_separability import floored_fraction
+from gaplab.recipes.linear_separability import SEPARATED, floored_fraction
+from gaplab.runs import decide, t_interval
 
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
@@ -45,5 +46,8 @@ def test_default_run(tmp_path):
     assert trained["l2m"] < rand["l2m"]  # training shrank the gap
     for c in r.claims:
         name = c.claim.split(":")[0]
-        assert c.held == (sets[name]["at_paper_fraction"]["mean"] >= 0.99)
+        per_split = sets[name]["at_paper_fraction"]["per_seed"]
+        assert c.per_seed == pytest.approx(per_split)
+        assert c.verdict == decide(t_interval(per_split)[1], null=SEPARATED)
+        assert f"{sets[name]['at_paper_fraction']['fraction_used']:.1%} of the pairs" in c.claim
     assert np.isfinite(r.measured["learned_temperature"])
