@@ -143,6 +143,8 @@ class Claim:
     margin: float = 0.0
     side: Side = ">"
     bound: str = ""  #: "lower" when some per-seed values are lower bounds (see :func:`decide`)
+    #: the claim (its text) that must hold for this one to be judged; else this one is inconclusive
+    depends_on: str = ""
     n_seeds: int = 1
     per_seed: list[Any] = field(default_factory=list)
     interval: str = ""
@@ -153,8 +155,14 @@ class Claim:
         """Whether the claim held (sanity checks included; they never count as reproduced)."""
         return self.verdict == "held"
 
-    def rederive(self) -> Verdict:
-        """The verdict recomputed from ``ci95``, ``null``, ``margin`` and ``side`` with :func:`decide`."""
+    def rederive(self, prerequisite: Claim | None = None) -> Verdict:
+        """The verdict :func:`decide` gives this claim's numbers (``ci95``, ``null``, ``margin``, ``side``).
+
+        ``inconclusive`` instead when the claim it ``depends_on``, passed as ``prerequisite``,
+        did not hold.
+        """
+        if self.depends_on and (prerequisite is None or prerequisite.verdict != "held"):
+            return "inconclusive"
         return decide(self.ci95, null=self.null, margin=self.margin, side=self.side, bound=self.bound)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""init-vs-optimization (000 §4.4): the claims that hold at quick scale (1 seed, 10 epochs), from the measurement."""
+"""init-vs-optimization (000 §4.4): the claims that hold at quick scale (2 seeds, 10 epochs), from the measurement."""
 
 from __future__ import annotations
 
@@ -43,4 +43,9 @@ def test_amended_gap_grows_back_but_stays_below(run):
     assert t["amended"]["final"] > t["amended"]["init"] + 0.1  # the loss re-opens the gap
     assert np.max(amended[1:]) > 5 * amended[0]
     assert t["amended"]["final"] < t["original"]["final"]  # ... to less than the original's
-    assert run.claims[2].held and run.claims[3].held
+    # "ends below the original" is only judged where the original gap is kept
+    kept, below = run.claims[1], run.claims[3]
+    if kept.verdict != "held":
+        assert below.verdict == "inconclusive" and "its premise is" in below.note
+    else:
+        assert below.verdict == below.rederive(kept) and below.depends_on == kept.claim

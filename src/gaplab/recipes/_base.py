@@ -69,6 +69,7 @@ class RecipeContext:
 
     @property
     def rng(self) -> np.random.Generator:
+        """A fresh ``numpy.random.default_rng(seed)``: the same stream on every access."""
         return np.random.default_rng(self.seed)
 
     def param(self, key: str, default: Any = None) -> Any:
@@ -94,6 +95,7 @@ class RecipeContext:
         interval: str = "",
         verdict: str | None = None,
         bound: str = "",
+        depends_on: Claim | None = None,
     ) -> Claim:
         """State a claim of the paper and our verdict on it.
 
@@ -102,7 +104,8 @@ class RecipeContext:
         :func:`gaplab.runs.decide` of the interval against ``null`` ± ``margin`` on ``side``.
         ``held`` (a bool computed from the measurement) is the older form: its verdict is
         ``held`` / ``not held`` with no interval. ``verdict`` states a summary claim's verdict
-        computed from other claims (see :func:`summary_verdict`).
+        computed from other claims (see :func:`summary_verdict`). ``depends_on``: a claim that
+        must hold for this one to be judged (else this one is ``inconclusive``, and says why).
         """
         values = None if per_seed is None else [float(v) for v in per_seed]
         if values is not None and ci95 is None:
@@ -122,7 +125,11 @@ class RecipeContext:
             criterion=criterion, effect=effect, ci95=None if ci95 is None else [float(v) for v in ci95],
             null=null, margin=margin, side=side, bound=bound, n_seeds=len(values) if values else 1,
             per_seed=values or [], interval=interval, note=note,
+            depends_on=depends_on.claim if depends_on is not None else "",
         )
+        if depends_on is not None and depends_on.verdict != "held":
+            c.verdict = "inconclusive"
+            c.note = (c.note + "; " if c.note else "") + f"not judged: its premise is {depends_on.verdict}"
         self.claims.append(c)
         return c
 
@@ -180,6 +187,7 @@ def list_recipes(filter: str | None = None) -> list[str]:
 
 
 def get_recipe(name: str) -> Recipe:
+    """The registered :class:`Recipe` called ``name`` (an unknown name raises, listing the valid ones)."""
     _load_all()
     return RECIPES.get(name)
 
@@ -266,8 +274,11 @@ def _check_params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -
 
 
 def _previous_outputs(folder: Path) -> list[str]:
-    """What ``overwrite`` removes first: run.json, the figures and pairs files it lists, the
-    run.json of its sub-runs (sub-folders holding one) and the report written beside it."""
+    """The files in ``folder`` that ``overwrite`` removes first, as names relative to it.
+
+    These are run.json, the figures and pairs files it lists, the run.json of its sub-runs
+    (sub-folders holding one) and the report written beside it.
+    """
     try:
         old = RunRecord.read(folder)
         listed = [f for f in [*old.figures, *old.pairs] if isinstance(f, str)]
