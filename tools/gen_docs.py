@@ -15,7 +15,7 @@ from gaplab.metrics import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATORS = {"metrics-table": markdown_table}
-FILES = [ROOT / "README.md"]
+FILES = [ROOT / "README.md", ROOT / "docs" / "measure.md"]
 BLOCK = re.compile(r"(<!-- gen:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /gen:(?P=name) -->)", re.S)
 
 

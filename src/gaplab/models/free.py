@@ -131,9 +131,13 @@ class FreeEmbeddings(nn.Module):
     dtype : torch.dtype
         Parameter dtype (float64 for exact comparisons with the fast path).
 
+    Notes
+    -----
     ``forward(i, j)`` → ``(x[i], y[j])`` for index tensors; :meth:`embeddings` → all points,
     normalised, detached.
 
+    Examples
+    --------
     >>> m = FreeEmbeddings(10, 3, init="overlapped", seed=1)
     >>> a, b = m(torch.arange(4), torch.arange(4))
     >>> tuple(a.shape), m.n_pairs

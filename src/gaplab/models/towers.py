@@ -65,6 +65,8 @@ class TwoTower(nn.Module):
     projection : {"linear", "mlp", "none"}
         Head applied after each encoder.
 
+    Notes
+    -----
     ``encode_image`` / ``encode_text`` return (B, embed_dim) *unnormalised* embeddings;
     ``forward(images, texts)`` returns both.
     """
