@@ -1,5 +1,7 @@
-"""Helpers shared by CLI commands: the pairs-file inputs, ``NAME=VALUE`` parameters, JSON
-printing and metric tables."""
+"""Helpers shared by CLI commands.
+
+The pairs-file inputs, ``NAME=VALUE`` parameters, JSON printing and metric tables.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +25,21 @@ _PAIRS_INPUT = (
 
 
 def pairs_input(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``PAIRS_FILE``, ``--image``, ``--text``, ``--image-key``, ``--text-key``: what
-    :func:`gaplab.io.load_pairs` reads, for every command that takes paired embeddings."""
+    """Add the paired-embedding inputs to a click command.
+
+    ``PAIRS_FILE``, ``--image``, ``--text``, ``--image-key``, ``--text-key``: what
+    :func:`gaplab.io.load_pairs` reads, for every command that takes paired embeddings.
+    """
     for deco in reversed(_PAIRS_INPUT):
         f = deco(f)
     return f
 
 
 def parse_value(text: str) -> Any:
-    """A parameter value: JSON where it parses (numbers, lists, ``null``), ``true``/``false``
-    in any case, else the string itself.
+    """Parse a parameter value from the command line.
+
+    JSON where it parses (numbers, lists, ``null``), ``true``/``false`` in any case, else the
+    string itself.
 
     >>> parse_value("3"), parse_value("0.5"), parse_value("False"), parse_value("auto"), parse_value("[1, 2]")
     (3, 0.5, False, 'auto', [1, 2])
@@ -61,8 +68,9 @@ def parse_param(item: str, *, option: str = "--param", forms: str = "NAME=VALUE"
 
 
 def parse_params(items: Iterable[str], *, option: str = "--param", forms: str = "NAME=VALUE") -> dict[str, Any]:
-    """Repeated ``NAME=VALUE`` options → ``{name: value}`` in the order given (a repeated name:
-    the last value wins).
+    """Repeated ``NAME=VALUE`` options → ``{name: value}`` in the order given.
+
+    A repeated name: the last value wins.
 
     >>> parse_params(["k=4", "renormalize=false", "alpha=auto"])
     {'k': 4, 'renormalize': False, 'alpha': 'auto'}

@@ -45,8 +45,11 @@ def _load_data(
 
 
 def _collapse_check(image_emb: Any, text_emb: Any, dataset: Any) -> list[str]:
-    """Warnings for a modality whose rows are (nearly) all the same vector (an empty tokenizer,
-    a broken image processor); the number of distinct captions tells legitimate repeats apart."""
+    """Warnings for a modality whose rows are (nearly) all the same vector.
+
+    Such a collapse comes from an empty tokenizer or a broken image processor; the number of
+    distinct captions tells legitimate repeats apart.
+    """
     from ..metrics.functional.diagnostics import collapse_warnings
 
     return collapse_warnings(image_emb, text_emb, captions=list(dataset.captions))
@@ -99,7 +102,7 @@ def embed(
     The file holds image and text embeddings, image_index (when an image has several
     captions), ids, labels, captions and the model name. Nothing is downloaded; the file
     is written atomically once everything is encoded.
-    """
+    """  # noqa: D301 - a raw string would break click's \b (keep-formatting) marker
     if out.suffix.lower() != ".npz":
         raise InputError(f"embed: --out must be a .npz file, got {out}")
     if out.is_dir():

@@ -109,7 +109,7 @@ def mitigate(
       gaplab mitigate pairs.npz --method all --eval --json
       gaplab mitigate pairs.npz --method gap-shift --sweep alpha=0,0.5,1,1.5 --eval
       gaplab mitigate pairs.npz --method remove-dims --param k=4 --out fixed.npz
-    """
+    """  # noqa: D301 - a raw string would break click's \b (keep-formatting) marker
     from .._errors import ConfigError
     from ..io import load_pairs
     from ..io.arrays import load_array

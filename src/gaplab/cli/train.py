@@ -29,6 +29,7 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
     """Train a contrastive model as CONFIG says and record the gap over training.
 
     CONFIG is a .yaml/.yml, .toml or .json file whose keys are the Trainer's options, e.g.
+
     \b
         model: {kind: free, n: 1000, dim: 3, init: polar}
         loss: clip
@@ -38,7 +39,7 @@ def train(config: Path, out: Path, device: str | None, engine: str | None, steps
 
     DIR must not hold another run (give --overwrite to replace it); --resume continues the
     run in DIR with the same settings.
-    """
+    """  # noqa: D301 - a raw string would break click's \b (keep-formatting) marker
     from ..train.run import run_spec
     from ..train.spec import load_spec
 

@@ -73,6 +73,7 @@ class Split:
     test_texts: np.ndarray
 
     def to_dict(self) -> dict[str, int]:
+        """The split's sizes: ``n_train_images``, ``n_test_images``, ``n_train_texts``, ``n_test_texts``."""
         return {
             "n_train_images": int(self.train_images.size),
             "n_test_images": int(self.test_images.size),
@@ -385,8 +386,11 @@ def _compare(
     query_text: Any, image_index: Any, test_fraction: float, seed: int, train: Any, test: Any,
     ks: Sequence[int], n_projections: int, include_before: bool,
 ) -> tuple[dict[str, Any], dict[str, Mitigation], Split]:
-    """:func:`compare`'s result, each row's mitigation as fitted on the train split (row label →
-    object; the "none" row has none) and the split."""
+    """:func:`compare`'s result, the fitted mitigations and the split.
+
+    The mitigations map each row label to its object as fitted on the train split (the
+    "none" row has none).
+    """
     d = _prepare(image, text, labels=labels, class_text=class_text, query_text=query_text,
                  image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test)
     if isinstance(mitigations, Mapping):

@@ -70,10 +70,12 @@ _CACHE_VERSION = 3
 
 
 def cache_dir(out: Path | None = None) -> Path | None:
-    """Where trained MAD models are cached: ``<user cache>/mad`` (see :func:`gaplab._fs.cache_dir`:
-    ``$XDG_CACHE_HOME/gaplab`` or ``~/.cache/gaplab``, mode 0700), shared by every MAD recipe
-    and run. ``out`` (the run folder) is not used: caches never live next to outputs.
-    ``None`` (no caching) when the cache folder cannot be written.
+    """Where trained MAD models are cached: ``<user cache>/mad``, or ``None`` if it cannot be written.
+
+    The user cache is that of :func:`gaplab._fs.cache_dir` (``$XDG_CACHE_HOME/gaplab`` or
+    ``~/.cache/gaplab``, mode 0700), shared by every MAD recipe and run. ``out`` (the run
+    folder) is not used: caches never live next to outputs. ``None`` means no caching (with a
+    warning).
     """
     import warnings
 
@@ -208,8 +210,11 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
 
 
 def _load_cached(path: Path, model: Any, cfg: MADConfig) -> dict | None:
-    """The cached history after loading the cached weights into ``model``; ``None`` (with a
-    warning) when the file is unreadable, of another config, or does not fit the model."""
+    """Load the cached weights into ``model`` and return the cached training history.
+
+    ``None`` (with a warning) when the file is unreadable, was written for another config, or
+    does not fit the model.
+    """
     import warnings
 
     from .._errors import InputError

@@ -58,6 +58,14 @@ from ._base import RecipeContext, register_recipe
     image_encoder="cnn",
 )
 def caption_presence_bias(ctx: RecipeContext) -> dict[str, Any]:
+    """Train one MAD CLIP per always-mentioned factor and measure the model's bias towards it.
+
+    Returns the measured values for ``run.json``: per measure, run and factor the matching
+    score, zero-shot accuracy and variance share (``table``), per measure the bias towards
+    each factor when it is the always-mentioned one (``bias``) and the mean biases and their
+    R² for the image and text sides.
+    See the module docstring for the setting and the claims.
+    """
     import matplotlib.pyplot as plt
 
     from ..data.mad import FACTOR_NAMES

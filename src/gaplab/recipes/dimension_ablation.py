@@ -112,6 +112,13 @@ def _drop_and_recovery(perf: list[float]) -> dict[str, float]:
     image_encoder="cnn",
 )
 def dimension_ablation(ctx: RecipeContext) -> dict[str, Any]:
+    """Per-dimension mean gap, best two-dimension separability and greedy dimension ablation.
+
+    Works on ``ctx.pairs`` when given, else on a MAD CLIP model trained here. Returns the
+    measured values for ``run.json``: the source, the dimension ``d``, the per-dimension gap
+    analysis (``dimension_gap``), the ablation curve of the gap and the performance measure
+    (``ablation``, ``performance_name``) and its shape.
+    """
     import matplotlib.pyplot as plt
 
     from ..metrics import dimension_gap, retrieval_recall, zero_shot_accuracy

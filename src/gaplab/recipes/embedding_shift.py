@@ -127,9 +127,12 @@ def train_digits_clip(
 
 
 def _check_pairs_file(image: Any, text: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The file's embeddings as validated float arrays; an all-zero row, a NaN or an inf (a
-    float16 overflow) is an :class:`~gaplab.InputError` naming the file, the modality and the row,
-    before normalising turns it into a NaN somewhere else."""
+    """The file's image and text embeddings as validated float arrays.
+
+    An all-zero row, a NaN or an inf (a float16 overflow) is an :class:`~gaplab.InputError`
+    naming the file, the modality and the row, before normalising turns it into a NaN
+    somewhere else.
+    """
     from .._validation import check_embeddings
 
     where = f"embedding-shift: {path}"
@@ -221,6 +224,13 @@ def _lambda_grid(quick: bool) -> np.ndarray:
     tol_lambda=0.1,
 )
 def embedding_shift(ctx: RecipeContext) -> dict[str, Any]:
+    """Shift both modalities along the gap vector by λ and measure the loss and zero-shot accuracy.
+
+    Works on ``ctx.pairs`` when given, else on a digits CLIP model trained here (a published
+    dump without gaplab.train). Returns the measured values for ``run.json``: the sweep over λ
+    (contrastive loss, L2M, signed gap and, where labels exist, zero-shot accuracy), the
+    original gap and the loss-minimising λ.
+    """
     import matplotlib.pyplot as plt
 
     from ..io import load_pairs

@@ -118,6 +118,11 @@ def _embed_random_mlp(pixels: np.ndarray, text_feats: np.ndarray, seed: int) -> 
     umap=True,
 )
 def init_gap(ctx: RecipeContext) -> dict[str, Any]:
+    """Measure the modality gap of randomly initialised two-towers on the digits image–caption pairs.
+
+    Returns the measured values for ``run.json``: per model the gap statistics over seeds
+    (``models``), the number of images, the seeds and the projection methods of the figures.
+    """
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 

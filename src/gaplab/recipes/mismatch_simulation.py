@@ -100,6 +100,13 @@ def _landscape(u: np.ndarray, lams: np.ndarray, temps: list[float], perms: list[
     n_draws=32,
 )
 def mismatch_simulation(ctx: RecipeContext) -> dict[str, Any]:
+    """Train free points with a gap, with and without mismatched pairs, per temperature; map the loss.
+
+    Returns the measured values for ``run.json``: each run's L2M over training and its initial
+    and final gap (``runs``), the steps, and the CLIP loss landscape along the gap per
+    temperature, with and without mismatch (``landscape``), with its minimising and locally
+    minimal gaps.
+    """
     import torch
 
     from ..metrics import l2m

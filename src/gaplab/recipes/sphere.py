@@ -146,6 +146,13 @@ def _draw_pairs(ax: Any, x: np.ndarray, y: np.ndarray, show: np.ndarray) -> None
     seeds=None,
 )
 def sphere(ctx: RecipeContext) -> dict[str, Any]:
+    """Train free point pairs on S² per loss, init, temperature and seed; track the gap closing.
+
+    Returns the measured values for ``run.json``: the steps and their unit, the temperature,
+    the recorded and snapshot steps, the seeds, the run grid (``runs``: loss, init, τ, seed),
+    per run the metric curves and the steps to close the gap and to reach uniformity
+    (``summary``), the uniformity of a uniform S² and the training time.
+    """
     from ..models import sphere_init
     from ..train.fast import train_free_embeddings_fast
 

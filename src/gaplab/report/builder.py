@@ -76,6 +76,8 @@ class Section:
 
 @dataclass
 class Report:
+    """A whole report: its title, its sections in order and each input's metrics for the comparison table."""
+
     title: str
     sections: list[Section] = field(default_factory=list)
     compare: dict[str, dict[str, Any]] = field(default_factory=dict)  # input label → metrics
@@ -428,9 +430,9 @@ _MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def md_escape(v: Any, *, line_start: bool = False) -> str:
-    """``v`` as Markdown text that renders literally: no HTML, links, code spans, emphasis or cell breaks.
+    r"""``v`` as Markdown text that renders literally: no HTML, links, code spans, emphasis or cell breaks.
 
-    ``&``, ``<``, ``>`` become entities; ``\\ ` * [ ] # | ~`` and word-boundary ``_`` get a backslash;
+    ``&``, ``<``, ``>`` become entities; ``\ ` * [ ] # | ~`` and word-boundary ``_`` get a backslash;
     line breaks become spaces (one value stays on one line: a heading, a table cell). With
     ``line_start`` a leading ``-``, ``+``, ``=`` or ``1.`` cannot start a list or an underline.
     """

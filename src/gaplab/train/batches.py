@@ -77,6 +77,7 @@ class BatchOrder:
 
     @property
     def steps_per_epoch(self) -> int:
+        """Batches per epoch: ``n // batch_size`` with ``drop_last``, else ``ceil(n / batch_size)``."""
         b = self.batch_size
         return self.n // b if self.drop_last else -(-self.n // b)
 
@@ -114,10 +115,12 @@ class BatchOrder:
         return out
 
     def state_dict(self) -> dict[str, Any]:
+        """The generator state, the current epoch's permutation and the position in it."""
         return {"rng": self._rng.bit_generator.state, "perm": None if self._perm is None else self._perm.copy(),
                 "pos": self._pos}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the position of :meth:`state_dict`, so the same batches follow."""
         self._rng.bit_generator.state = state["rng"]
         self._perm = None if state["perm"] is None else np.asarray(state["perm"])
         self._pos = int(state["pos"])

@@ -85,21 +85,27 @@ class Callback:
         return step + 1
 
     def on_fit_start(self, state: TrainerState) -> None:
+        """Run before the first step of ``fit`` (also after a resume); no-op by default."""
         pass
 
     def on_logs(self, state: TrainerState, logs: Mapping[str, Sequence[float]]) -> None:
+        """Receive every step's logged floats since the last call (``logs[name]``, one per step); no-op."""
         pass
 
     def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        """Run at a step asked for by :meth:`next_call`, with the model at ``step``; no-op by default."""
         pass
 
     def on_fit_end(self, state: TrainerState) -> None:
+        """Run after the last step of ``fit``; no-op by default."""
         pass
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the callback (JSON values and arrays); empty by default."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, so a resumed run continues exactly; no-op."""
         pass
 
 
@@ -134,15 +140,29 @@ class MetricsCallback(Callback):
         self._n = 0
 
     def state_dict(self) -> dict[str, Any]:
+        """The running loss sums and step count since the last record."""
         return {"sum": dict(self._sum), "n": self._n}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the running loss sums and step count of :meth:`state_dict`."""
         self._sum, self._n = {k: float(v) for k, v in state["sum"].items()}, int(state["n"])
 
     def next_call(self, step: int, total_steps: int) -> int | None:
+        """The next multiple of ``every`` after ``step``, or ``total_steps`` if that comes first."""
         return _next_multiple(step, self.every, total_steps, last=True)
 
     def record(self, state: TrainerState, step: int, logs: dict[str, float] | None = None) -> dict[str, Any]:
+        """Append one record at ``step`` to ``state.history`` and return it.
+
+        The record holds ``step``, the mean of each logged loss value since the last record
+        (or ``logs`` when no step was logged since), ``temperature``, ``lr`` and the gap
+        metrics of the state's embeddings of ``eval_data``. The running sums are reset.
+
+        Raises
+        ------
+        NonFiniteLossError
+            If the embeddings contain NaN or inf.
+        """
         rec: dict[str, Any] = {"step": step}
         if self._n:
             rec.update({k: v / self._n for k, v in self._sum.items()})
@@ -162,10 +182,12 @@ class MetricsCallback(Callback):
         return rec
 
     def on_fit_start(self, state: TrainerState) -> None:
+        """Record step 0 when the run starts fresh (no steps taken, empty history)."""
         if state.step == 0 and not len(state.history):
             self.record(state, 0)
 
     def on_logs(self, state: TrainerState, logs: Mapping[str, Sequence[float]]) -> None:
+        """Add the logged loss values to the running sums (``temperature`` and ``lr`` are skipped)."""
         n = 0
         for k, v in logs.items():
             if k in ("temperature", "lr"):
@@ -176,6 +198,7 @@ class MetricsCallback(Callback):
         self._n += n
 
     def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        """Append a record at ``step`` (see :meth:`record`)."""
         self.record(state, step)
 
 
@@ -191,20 +214,25 @@ class SnapshotCallback(Callback):
         self.snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def next_call(self, step: int, total_steps: int) -> int | None:
+        """The first snapshot step after ``step`` (``None`` when none is left)."""
         return next((s for s in self.steps if s > step), None)
 
     def on_fit_start(self, state: TrainerState) -> None:
+        """Take the snapshot of the starting step if it is asked for and not yet taken."""
         if state.step in self.steps and state.step not in self.snapshots:
             self.snapshots[state.step] = state.embed(self.eval_data)
 
     def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        """Store ``snapshots[step] = state.embed(eval_data)`` if ``step`` is a snapshot step."""
         if step in self.steps:
             self.snapshots[step] = state.embed(self.eval_data)
 
     def state_dict(self) -> dict[str, Any]:
+        """The snapshots taken so far, ``{"snapshots": {step: (x, y)}}``."""
         return {"snapshots": {int(s): (a, b) for s, (a, b) in self.snapshots.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the snapshots of :meth:`state_dict` (as numpy arrays)."""
         self.snapshots = {int(s): (np.asarray(a), np.asarray(b)) for s, (a, b) in state["snapshots"].items()}
 
 
@@ -215,12 +243,15 @@ class CheckpointCallback(Callback):
         self.path, self.every = Path(path), int(every)
 
     def next_call(self, step: int, total_steps: int) -> int | None:
+        """The next multiple of ``every`` after ``step`` (``None`` past ``total_steps``)."""
         return _next_multiple(step, self.every, total_steps, last=False)
 
     def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        """Write the checkpoint to ``path``."""
         state.save_checkpoint(self.path)
 
     def on_fit_end(self, state: TrainerState) -> None:
+        """Write the final checkpoint to ``path``."""
         state.save_checkpoint(self.path)
 
 
@@ -239,16 +270,20 @@ class LambdaCallback(Callback):
         self._start, self._step, self._end = on_fit_start, on_step_end, on_fit_end
 
     def next_call(self, step: int, total_steps: int) -> int | None:
+        """Every step when an ``on_step_end`` function was given, else never."""
         return step + 1 if self._step else None
 
     def on_fit_start(self, state: TrainerState) -> None:
+        """Call the ``on_fit_start`` function, if any."""
         if self._start:
             self._start(state)
 
     def on_step_end(self, state: TrainerState, step: int, logs: dict[str, float]) -> None:
+        """Call the ``on_step_end`` function, if any."""
         if self._step:
             self._step(state, step, logs)
 
     def on_fit_end(self, state: TrainerState) -> None:
+        """Call the ``on_fit_end`` function, if any."""
         if self._end:
             self._end(state)

@@ -54,7 +54,9 @@ class Engine(Protocol):
     def state_dict(self) -> dict[str, Any]:
         """The engine's own part of a checkpoint (tensors and JSON values)."""
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the engine's part of a checkpoint, as returned by :meth:`state_dict`."""
+        ...
 
 
 def numba_reason(spec: Any, model: Any = None, data: Any = None) -> str | None:
@@ -157,6 +159,7 @@ class TorchEngine:
         return torch.optim.AdamW(params, lr=lr0)
 
     def start(self) -> None:
+        """Begin drawing batches at the trainer's current position in the batch order."""
         self._batches = self._iterate()
 
     def _iterate(self) -> Iterator[tuple[Any, Any]]:
@@ -216,14 +219,17 @@ class TorchEngine:
         return logs
 
     def advance(self, n_steps: int) -> dict[str, list[float]]:
+        """Run ``n_steps`` :meth:`train_step` calls; return each logged name's values, one per step."""
         assert self._batches is not None, "TorchEngine.start() first"
         return _logs_of([self.train_step(next(self._batches)) for _ in range(n_steps)])
 
     def state_dict(self) -> dict[str, Any]:
+        """The optimizer state, the swap/mismatch generator state and the SigLIP bias (or ``None``)."""
         return {"optimizer": self.optimizer.state_dict(), "gen": self.gen.get_state(),
                 "bias": None if self.bias is None else self.bias.detach().clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the optimizer, the generator and the SigLIP bias from :meth:`state_dict`."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.gen.set_state(state["gen"].cpu())
         if self.bias is not None and state["bias"] is not None:
@@ -253,6 +259,7 @@ class NumbaEngine:
         check_simclr_temperature(self.loss, self.temp)
 
     def start(self) -> None:
+        """Copy the model's points (and ν of a learnable τ) and the text index into float64 arrays."""
         tr = self.trainer
         self.P = tr.model.x.detach().cpu().numpy().astype(np.float64, copy=True)[None]
         self.Q = tr.model.y.detach().cpu().numpy().astype(np.float64, copy=True)[None]
@@ -261,6 +268,11 @@ class NumbaEngine:
         self.tidx = np.ascontiguousarray(tr.text_index, dtype=np.int64)[None]
 
     def advance(self, n_steps: int) -> dict[str, list[float]]:
+        """Run ``n_steps`` steps in one compiled call and write the points back into the model.
+
+        Returns ``{"loss": [...], "temperature": [...]}``, one float per step. Raises
+        :class:`~gaplab.train.history.NonFiniteLossError` if a loss or a point becomes NaN/inf.
+        """
         from .fast import run_kernel
 
         tr = self.trainer
@@ -287,7 +299,9 @@ class NumbaEngine:
         return {"loss": losses[0].tolist(), "temperature": tau_rec[0].tolist()}
 
     def state_dict(self) -> dict[str, Any]:
+        """Empty: the points and ν are saved as the model's and the temperature's state."""
         return {}  # the points and ν are the model's and the temperature's state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore (see :meth:`state_dict`); :meth:`start` re-reads the model."""
         pass

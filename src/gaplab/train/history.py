@@ -111,6 +111,7 @@ class History:
         self.records: list[dict[str, Any]] = [dict(r) for r in (records or [])]
 
     def append(self, record: dict[str, Any]) -> None:
+        """Add a copy of ``record`` at the end."""
         self.records.append(dict(record))
 
     def __len__(self) -> int:
@@ -131,9 +132,11 @@ class History:
 
     @property
     def last(self) -> dict[str, Any]:
+        """The latest record (``{}`` when there is none)."""
         return self.records[-1] if self.records else {}
 
     def columns(self) -> list[str]:
+        """Every key of any record, in order of first appearance."""
         cols: list[str] = []
         for r in self.records:
             cols += [k for k in r if k not in cols]

@@ -116,8 +116,7 @@ def build_model(spec: TrainSpec, train: Any = None, *, engine: str = "torch"):
 
 def run_spec(spec: TrainSpec, out: str | os.PathLike[str], *, device: str | None = None,
              resume: bool = False, progress: bool | None = None, overwrite: bool = True) -> dict[str, Any]:
-    """Train as ``spec`` says and write ``run.json`` and ``checkpoint.pt`` under ``out``.
-    Returns the final metrics.
+    """Train ``spec``, write ``run.json`` and ``checkpoint.pt`` under ``out``; return the final metrics.
 
     ``out`` is claimed for this run (:func:`gaplab._fs.run_folder`): another run writing to it
     now is an error, and so is a folder holding another run's outputs unless ``overwrite``

@@ -120,6 +120,7 @@ class TrainPlan:
     lr: Any  #: a float or a schedule (step → lr)
 
     def lr_at(self, step: int) -> float:
+        """The learning rate at optimizer step ``step`` (the constant lr, or the schedule's value)."""
         return float(self.lr(step)) if callable(self.lr) else float(self.lr)
 
 
@@ -164,6 +165,7 @@ class TrainSpec:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def field_names(cls) -> list[str]:
+        """The option names, in field order."""
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
@@ -218,10 +220,12 @@ class TrainSpec:
 
     @property
     def loss_name(self) -> str:
+        """The loss as a name: the string itself, or a loss function's ``__name__`` (else ``"custom"``)."""
         return self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom")
 
     @property
     def metric_names(self) -> tuple[str, ...]:
+        """The metrics to record: ``metrics``, or :data:`~gaplab.train.history.DEFAULT_METRICS` if unset."""
         from .history import DEFAULT_METRICS
 
         return tuple(self.metrics) if self.metrics is not None else DEFAULT_METRICS

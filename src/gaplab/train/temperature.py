@@ -68,6 +68,7 @@ class Temperature(nn.Module):
     lr_scale: float = 1.0
 
     def forward(self, step: int) -> Tensor:  # pragma: no cover - abstract
+        """τ at optimizer step ``step``, a 0-d tensor; subclasses implement it."""
         raise NotImplementedError
 
     def value(self, step: int = 0) -> float:
@@ -93,9 +94,11 @@ class FixedTemperature(Temperature):
         self.tau = float(value)
 
     def forward(self, step: int) -> Tensor:
+        """The constant τ as a 0-d float64 tensor (whatever ``step``)."""
         return torch.tensor(self.tau, dtype=torch.float64)
 
     def extra_repr(self) -> str:
+        """``tau=...`` for the module's repr."""
         return f"tau={self.tau}"
 
 
@@ -114,6 +117,10 @@ class ScheduledTemperature(Temperature):
         self.schedule = schedule
 
     def forward(self, step: int) -> Tensor:
+        """``schedule(step)`` as a 0-d float64 tensor.
+
+        Raises :class:`~gaplab.ConfigError` if the schedule's value is not finite and > 0.
+        """
         tau = float(self.schedule(step))
         if not (tau > 0 and math.isfinite(tau)):
             raise ConfigError(f"temperature schedule gave tau={tau!r} at step {step}; need > 0")
@@ -193,16 +200,19 @@ class LearnableTemperature(Temperature):
         return (self.scale * nu).exp()
 
     def forward(self, step: int) -> Tensor:
+        """τ = 1/min(β(ν), ``max_scale``) as a 0-d tensor, differentiable in ν (``step`` unused)."""
         beta = self._beta(self.nu)
         return 1.0 / (beta if math.isinf(self.max_scale) else beta.clamp(max=self.max_scale))
 
     def clamp_(self) -> None:
+        """Clamp ν in place so that β(ν) ≤ ``max_scale`` (τ ≥ 1/``max_scale``); no-op without a clamp."""
         if math.isinf(self._nu_max):
             return
         with torch.no_grad():
             self.nu.clamp_(max=self._nu_max)
 
     def extra_repr(self) -> str:
+        """``beta``, ``max_scale`` and ``lr_scale`` for the module's repr."""
         return f"beta={self.beta!r}, max_scale={self.max_scale}, lr_scale={self.lr_scale}"
 
 
