@@ -107,6 +107,122 @@ def _first(steps: list[int], flags: list[bool]) -> int | None:
     return None
 
 
+def _claims(ctx: RecipeContext, *, summary: dict[str, dict[str, Any]], ring_flags: dict[str, list[bool]],
+            record: list[int], steps: int, seeds: list[int], tau: float, temps: list[float]) -> None:
+    """State the sphere's claims from the per-run summary (times to close / to uniformity, rings)."""
+    # ---- claims: per seed, then a 95 % Student-t interval over seeds ----------------------
+    # Times are log10 steps; a run that never gets there within the budget is ranked last
+    # (its time is the budget, a lower bound): a ratio is then a *bound*, so a claim that it is
+    # large may hold on it, but one built on an unknown fast time stays inconclusive.
+    def when(k: str, what: str) -> tuple[float, bool]:
+        v = summary[k][what]
+        return (math.log10(max(v, 1)), False) if v is not None else (math.log10(steps), True)
+
+    lower_bounds: set[str] = set()  # claims with a per-seed value that is only a lower bound
+
+    def log_ratio(slow: tuple[float, bool], fast: tuple[float, bool], claim: str) -> float:
+        """log10(slow / fast) per seed; NaN when the fast time is censored (then unknown)."""
+        if slow[1]:
+            lower_bounds.add(claim)
+        return float("nan") if fast[1] else slow[0] - fast[0]
+
+    def bound(claim: str) -> str:
+        """'lower' when a per-seed value of ``claim`` is only a lower bound (see gaplab.runs.decide)."""
+        return "lower" if claim in lower_bounds else ""
+
+    def per_seed(fn: Any) -> list[float]:
+        return [fn(sd) for sd in seeds]
+
+    rings_claim = ("CLIP (polar init): two separate rings persist for a long time (>= 1 decade of steps) "
+                   "before uniformity")
+
+    def ring_span(sd: int) -> float:
+        k = key("clip", "polar", tau, sd)
+        steps_r = [s for s, r in zip(record, ring_flags[k], strict=True) if r and s > 0]
+        tu = summary[k]["t_uniform"]
+        if not steps_r or (tu is not None and tu <= steps_r[-1]):
+            return 0.0
+        if steps_r[-1] == steps:  # still two rings when the budget ends: the span is a lower bound
+            lower_bounds.add(rings_claim)
+        return math.log10(steps_r[-1] / steps_r[0])
+
+    spans = per_seed(ring_span)
+    ctx.claim(
+        rings_claim,
+        "rings from 10k to >1M steps, uniformity at 2.5M",
+        {"rings_log10_span": spans, "budget": steps},
+        criterion="log10(last / first step with two rings), before uniformity, above 1 (a decade)",
+        per_seed=spans, null=1.0, bound=bound(rings_claim),
+    )
+    name = "SimCLR (unimodal NT-Xent) reaches uniformity >= 10x sooner than CLIP (polar init)"
+    simclr_vs_clip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_uniform"),
+                                                   when(key("simclr", "polar", tau, sd), "t_uniform"), name))
+    ctx.claim(
+        name,
+        "< 100k vs 2.5M steps",
+        {"simclr": [summary[key("simclr", "polar", tau, sd)]["t_uniform"] for sd in seeds],
+         "clip": [summary[key("clip", "polar", tau, sd)]["t_uniform"] for sd in seeds], "budget": steps},
+        criterion="log10(CLIP's steps to uniformity / SimCLR's), paired over seeds, above 1; CLIP never "
+                  "uniform counts as the budget (a lower bound); SimCLR never uniform: unknown",
+        per_seed=simclr_vs_clip, null=1.0, bound=bound(name),
+    )
+    ctx.claim(
+        "Overlapped init: CLIP closes the gap within ~10k steps (<= 20k)",
+        "within 10k", [summary[key("clip", "overlapped", tau, sd)]["t_close"] for sd in seeds],
+        criterion="log10(steps to close) from the overlapped init below log10(20,000); never closing = the budget",
+        per_seed=per_seed(lambda sd: when(key("clip", "overlapped", tau, sd), "t_close")[0]),
+        null=math.log10(20_000), side="<",
+    )
+    name = "Polar and nearby inits both induce the gap: CLIP closes >= 10x slower than from the overlapped init"
+    slow_inits = per_seed(lambda sd: min(
+        log_ratio(when(key("clip", it, tau, sd), "t_close"), when(key("clip", "overlapped", tau, sd), "t_close"), name)
+        for it in ("polar", "nearby")))
+    ctx.claim(
+        name,
+        "polar / nearby keep the gap, overlapped closes in 10k",
+        {f"{it}": [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in INITS} | {"budget": steps},
+        criterion="min over polar, nearby of log10(steps to close / overlapped's), paired over seeds, above 1",
+        per_seed=slow_inits, null=1.0, bound=bound(name),
+    )
+    name = "Nearby init closes slightly faster than polar (CLIP)"
+    nearby = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
+                                           when(key("clip", "nearby", tau, sd), "t_close"), name))
+    ctx.claim(
+        name,
+        "nearby (purple) converges slightly faster than polar (yellow)",
+        {it: [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in ("nearby", "polar")},
+        criterion="log10(polar's steps to close / nearby's), paired over seeds, above 0",
+        per_seed=nearby, bound=bound(name),
+    )
+    name = "SLIP converges faster than CLIP (polar init)"
+    slip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
+                                         when(key("slip", "polar", tau, sd), "t_close"), name))
+    ctx.claim(
+        name,
+        "significantly faster (Fig. 6)",
+        {lo: [summary[key(lo, "polar", tau, sd)]["t_close"] for sd in seeds] for lo in ("slip", "clip")} | {"budget": steps},
+        criterion="log10(CLIP's steps to close / SLIP's), paired over seeds, above 0",
+        per_seed=slip, bound=bound(name),
+    )
+    sweep = sorted({tau, *temps})
+    from scipy.stats import spearmanr
+
+    def tau_rho(sd: int) -> float:
+        closes = [when(key("clip", "polar", t, sd), "t_close")[0] for t in sweep]  # never = last
+        # fewer than two distinct times (e.g. no run closes within the budget): no ranking to test
+        return float(spearmanr(sweep, closes).statistic) if len(set(closes)) > 1 else float("nan")
+
+    t_by_tau = {f"{t:g}": [summary[key("clip", "polar", t, sd)]["t_close"] for sd in seeds] for t in sweep}
+    ctx.claim(
+        "Temperature matters: lower tau closes the gap sooner, higher tau delays it (CLIP, polar)",
+        "lower tau -> gap closes much sooner",
+        {"t_close_by_tau": t_by_tau},
+        criterion="Spearman rank correlation of (tau, steps to close) per seed above 0.5; a run that never "
+                  "closes is ranked last",
+        per_seed=per_seed(tau_rho), null=0.5,
+    )
+
+
 def _sphere_axes(ax: Any) -> None:
     u, v = np.mgrid[0 : 2 * np.pi : 16j, 0 : np.pi : 9j]
     ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
@@ -215,117 +331,10 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
 
     summary = {k: {"t_close": t_close(k), "t_uniform": t_uniform(k), "final_l2i": curves[k]["l2i"][-1]} for k in curves}
 
-    # ---- claims: per seed, then a 95 % Student-t interval over seeds ----------------------
-    # Times are log10 steps; a run that never gets there within the budget is ranked last
-    # (its time is the budget, a lower bound): a ratio is then a *bound*, so a claim that it is
-    # large may hold on it, but one built on an unknown fast time stays inconclusive.
-    def when(k: str, what: str) -> tuple[float, bool]:
-        v = summary[k][what]
-        return (math.log10(max(v, 1)), False) if v is not None else (math.log10(steps), True)
-
-    lower_bounds: set[str] = set()  # claims with a per-seed value that is only a lower bound
-
-    def log_ratio(slow: tuple[float, bool], fast: tuple[float, bool], claim: str) -> float:
-        """log10(slow / fast) per seed; NaN when the fast time is censored (then unknown)."""
-        if slow[1]:
-            lower_bounds.add(claim)
-        return float("nan") if fast[1] else slow[0] - fast[0]
-
-    def bound(claim: str) -> str:
-        """'lower' when a per-seed value of ``claim`` is only a lower bound (see gaplab.runs.decide)."""
-        return "lower" if claim in lower_bounds else ""
-
-    def per_seed(fn: Any) -> list[float]:
-        return [fn(sd) for sd in seeds]
-
-    rings_claim = ("CLIP (polar init): two separate rings persist for a long time (>= 1 decade of steps) "
-                   "before uniformity")
-
-    def ring_span(sd: int) -> float:
-        k = key("clip", "polar", tau, sd)
-        steps_r = [s for s, r in zip(record, rings(k), strict=True) if r and s > 0]
-        tu = summary[k]["t_uniform"]
-        if not steps_r or (tu is not None and tu <= steps_r[-1]):
-            return 0.0
-        if steps_r[-1] == steps:  # still two rings when the budget ends: the span is a lower bound
-            lower_bounds.add(rings_claim)
-        return math.log10(steps_r[-1] / steps_r[0])
-
-    spans = per_seed(ring_span)
-    ctx.claim(
-        rings_claim,
-        "rings from 10k to >1M steps, uniformity at 2.5M",
-        {"rings_log10_span": spans, "budget": steps},
-        criterion="log10(last / first step with two rings), before uniformity, above 1 (a decade)",
-        per_seed=spans, null=1.0, bound=bound(rings_claim),
-    )
-    name = "SimCLR (unimodal NT-Xent) reaches uniformity >= 10x sooner than CLIP (polar init)"
-    simclr_vs_clip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_uniform"),
-                                                   when(key("simclr", "polar", tau, sd), "t_uniform"), name))
-    ctx.claim(
-        name,
-        "< 100k vs 2.5M steps",
-        {"simclr": [summary[key("simclr", "polar", tau, sd)]["t_uniform"] for sd in seeds],
-         "clip": [summary[key("clip", "polar", tau, sd)]["t_uniform"] for sd in seeds], "budget": steps},
-        criterion="log10(CLIP's steps to uniformity / SimCLR's), paired over seeds, above 1; CLIP never "
-                  "uniform counts as the budget (a lower bound); SimCLR never uniform: unknown",
-        per_seed=simclr_vs_clip, null=1.0, bound=bound(name),
-    )
-    ctx.claim(
-        "Overlapped init: CLIP closes the gap within ~10k steps (<= 20k)",
-        "within 10k", [summary[key("clip", "overlapped", tau, sd)]["t_close"] for sd in seeds],
-        criterion="log10(steps to close) from the overlapped init below log10(20,000); never closing = the budget",
-        per_seed=per_seed(lambda sd: when(key("clip", "overlapped", tau, sd), "t_close")[0]),
-        null=math.log10(20_000), side="<",
-    )
-    name = "Polar and nearby inits both induce the gap: CLIP closes >= 10x slower than from the overlapped init"
-    slow_inits = per_seed(lambda sd: min(
-        log_ratio(when(key("clip", it, tau, sd), "t_close"), when(key("clip", "overlapped", tau, sd), "t_close"), name)
-        for it in ("polar", "nearby")))
-    ctx.claim(
-        name,
-        "polar / nearby keep the gap, overlapped closes in 10k",
-        {f"{it}": [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in INITS} | {"budget": steps},
-        criterion="min over polar, nearby of log10(steps to close / overlapped's), paired over seeds, above 1",
-        per_seed=slow_inits, null=1.0, bound=bound(name),
-    )
-    name = "Nearby init closes slightly faster than polar (CLIP)"
-    nearby = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
-                                           when(key("clip", "nearby", tau, sd), "t_close"), name))
-    ctx.claim(
-        name,
-        "nearby (purple) converges slightly faster than polar (yellow)",
-        {it: [summary[key("clip", it, tau, sd)]["t_close"] for sd in seeds] for it in ("nearby", "polar")},
-        criterion="log10(polar's steps to close / nearby's), paired over seeds, above 0",
-        per_seed=nearby, bound=bound(name),
-    )
-    name = "SLIP converges faster than CLIP (polar init)"
-    slip = per_seed(lambda sd: log_ratio(when(key("clip", "polar", tau, sd), "t_close"),
-                                         when(key("slip", "polar", tau, sd), "t_close"), name))
-    ctx.claim(
-        name,
-        "significantly faster (Fig. 6)",
-        {lo: [summary[key(lo, "polar", tau, sd)]["t_close"] for sd in seeds] for lo in ("slip", "clip")} | {"budget": steps},
-        criterion="log10(CLIP's steps to close / SLIP's), paired over seeds, above 0",
-        per_seed=slip, bound=bound(name),
-    )
+    ring_flags = {key("clip", "polar", tau, sd): rings(key("clip", "polar", tau, sd)) for sd in seeds}
+    _claims(ctx, summary=summary, ring_flags=ring_flags, record=record, steps=steps, seeds=seeds, tau=tau,
+            temps=temps)
     sweep = sorted({tau, *temps})
-    from scipy.stats import spearmanr
-
-    def tau_rho(sd: int) -> float:
-        closes = [when(key("clip", "polar", t, sd), "t_close")[0] for t in sweep]  # never = last
-        # fewer than two distinct times (e.g. no run closes within the budget): no ranking to test
-        return float(spearmanr(sweep, closes).statistic) if len(set(closes)) > 1 else float("nan")
-
-    t_by_tau = {f"{t:g}": [summary[key("clip", "polar", t, sd)]["t_close"] for sd in seeds] for t in sweep}
-    ctx.claim(
-        "Temperature matters: lower tau closes the gap sooner, higher tau delays it (CLIP, polar)",
-        "lower tau -> gap closes much sooner",
-        {"t_close_by_tau": t_by_tau},
-        criterion="Spearman rank correlation of (tau, steps to close) per seed above 0.5; a run that never "
-                  "closes is ranked last",
-        per_seed=per_seed(tau_rho), null=0.5,
-    )
 
     # ---- figures -------------------------------------------------------------------------
     import matplotlib.pyplot as plt
