@@ -13,9 +13,8 @@ pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'no
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cone")
-    return reproduce("cone-effect", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("cone-effect")
 
 
 def test_outputs_written(run):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from _contract import check_record
 
-from gaplab.recipes import reproduce
 from gaplab.recipes.contrastive_gap import LOSSES, SHRINK_MARGIN, TwoViews, _augment
 from gaplab.runs import decide, t_interval
 
@@ -16,9 +15,9 @@ pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'no
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("contrastive_gap")
-    return reproduce("contrastive-gap", quick=True, out=out, verbose=False, progress=False), out
+def quick(quick_run):
+    r = quick_run("contrastive-gap")
+    return r, r.out
 
 
 def test_outputs_exist(quick):

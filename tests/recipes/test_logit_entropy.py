@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from gaplab.recipes import reproduce
 from gaplab.recipes.logit_entropy import _gap_at_entropy
 from gaplab.runs import decide, t_interval
 
@@ -16,9 +15,9 @@ pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'no
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("logit_entropy")
-    return reproduce("logit-entropy", quick=True, out=out, verbose=False, progress=False), out
+def quick(quick_run):
+    r = quick_run("logit-entropy")
+    return r, r.out
 
 
 def test_outputs_exist(quick):

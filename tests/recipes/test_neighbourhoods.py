@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 from _contract import check_record
 
-from gaplab.recipes import reproduce
-
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("neigh")
-    return reproduce("neighbourhoods", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("neighbourhoods")
 
 
 def test_outputs_written(run):

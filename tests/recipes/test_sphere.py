@@ -14,9 +14,8 @@ pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'no
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sphere")
-    return reproduce("sphere", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("sphere")
 
 
 def _key(loss, init, tau=0.07, seed=0):

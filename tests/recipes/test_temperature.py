@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from gaplab.recipes import reproduce
-
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
 pytest.importorskip("gaplab.models.builtin")
@@ -17,9 +15,8 @@ pytest.importorskip("gaplab.train.trainer")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("temperature")
-    return reproduce("temperature", quick=True, out=out, seed=0, verbose=False, progress=False)
+def run(quick_run):
+    return quick_run("temperature")
 
 
 def test_outputs(run):

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'no
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("temperature_mitigation")
-    return reproduce("temperature-mitigation", quick=True, out=out, verbose=False, progress=False), out
+def quick(quick_run):
+    r = quick_run("temperature-mitigation")
+    return r, r.out
 
 
 def test_outputs_exist(quick):
