@@ -10,29 +10,19 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 
 import pytest
-from click.testing import CliRunner
 
 from gaplab._fs import run_folder
-from gaplab.cli import main
 from gaplab.recipes import _base, register_recipe
+from tests.helpers import cli, one_line_error
 
 SPHERE = {"model": {"kind": "free", "n": 40, "dim": 3, "init": "polar"}, "lr": 0.01, "batch_size": 10,
           "steps": 20, "eval_every": 10, "metrics": ["l2m"]}
 
 
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def one_line_error(r, pattern):
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gaplab: error: "), r.stderr
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def _toy(name, figure, *, chatty=False):

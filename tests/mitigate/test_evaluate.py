@@ -17,21 +17,11 @@ from gaplab.mitigate import (
     list_mitigations,
     split_pairs,
 )
+from tests.helpers import labelled
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def labelled(n=120, d=12, n_classes=3, seed=0, gap=2.0):
-    rng = np.random.default_rng(seed)
-    protos = rng.normal(size=(n_classes, d)) * 2
-    labels = np.arange(n) % n_classes
-    z = protos[labels] + 0.5 * rng.normal(size=(n, d))
-    c = np.zeros(d)
-    c[0] = gap
-    x = z + c + 0.2 * rng.normal(size=(n, d))
-    y = z - c + 0.2 * rng.normal(size=(n, d))
-    class_text = protos - c
-    return x, y, labels, class_text
 
 
 # -- split -----------------------------------------------------------------------------------

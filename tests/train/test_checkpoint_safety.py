@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from gaplab import ConfigError, InputError  # noqa: E402
 from gaplab.models import FreeEmbeddings  # noqa: E402
 from gaplab.train import Trainer  # noqa: E402
 from gaplab.train._state import load_state, save_state  # noqa: E402
+from tests.helpers import cli, one_line_error  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gaplab"
 
@@ -43,18 +43,8 @@ def plant(path: Path, marker: Path, *, via_torch: bool) -> None:
             pickle.dump(payload, fh)
 
 
-def cli(*args):
-    from gaplab.cli import main
-
-    return click_testing.CliRunner().invoke(main, [str(a) for a in args])
 
 
-def one_line_error(r, pattern):
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gaplab: error: "), r.stderr
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def make(steps=20, n=30, seed=0, lr=0.01, **kw):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -12,20 +10,7 @@ click_testing = pytest.importorskip("click.testing")
 from gaplab import ConfigError  # noqa: E402
 from gaplab.runs import RunRecord  # noqa: E402
 from gaplab.train import TrainSpec, load_spec, run_spec  # noqa: E402
-
-
-def cli(*args):
-    from gaplab.cli import main
-
-    return click_testing.CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(r, pattern):
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gaplab: error: "), r.stderr
-    assert re.search(pattern, lines[0]), lines[0]
+from tests.helpers import cli, one_line_error  # noqa: E402
 
 
 def test_yaml_exponent_numbers_are_numbers(tmp_path):
