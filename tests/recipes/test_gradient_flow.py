@@ -1,67 +1,126 @@
-"""Recipe ``gradient-flow`` (paper 002, Fig. 2 and 4): quick run, claims that hold at quick scale."""
+"""Recipe ``gradient-flow`` (paper 002, Fig. 2, Thm 3.2, Fig. 4b): quick run over seeds, claims re-derived."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+from _contract import check_record
+from scipy.stats import spearmanr
 
 from gaplab.recipes import reproduce
-from gaplab.recipes.gradient_flow import fit_decay
+from gaplab.recipes.gradient_flow import (
+    CLOSE_MARGIN,
+    COUPLING_RHO,
+    DECAY_MARGIN,
+    FRACTION_MARGIN,
+    P_TOL,
+    RISE_MARGIN,
+    THEOREM_P,
+    fit_log_power,
+    mismatch_phase,
+)
+from gaplab.runs import decide, t_interval
 
 pytestmark = pytest.mark.slow  # runs a recipe (see the fast tier: pytest -m 'not slow')
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gradient_flow")
-    return reproduce("gradient-flow", quick=True, out=out, verbose=False, progress=False), out
+def quick(quick_run):
+    r = quick_run("gradient-flow")
+    return r, r.out
+
+
+def _by(res, start):
+    (c,) = [c for c in res.claims if c.claim.startswith(start)]
+    return c
 
 
 def test_outputs_exist(quick):
     res, out = quick
     data = json.loads((out / "run.json").read_text())
     assert data["kind"] == "recipe" and data["name"] == "gradient-flow" and len(data["claims"]) == 6
+    check_record(data)
+    assert res.measured["seeds"] == [0, 1, 2]
     for f in res.figures:
         assert (out / f).stat().st_size > 0
 
 
 def test_learnable_temperature_is_not_clamped(quick):
+    for r in quick[0].measured["per_seed"]:
+        assert r["final_tau"] < 0.01  # past CLIP's clamp: the engine ran with max_scale=None
+        assert abs(r["history"]["tau"][0] - 0.07) < 1e-12
+
+
+def test_per_seed_values_recomputed_from_the_histories(quick):
     m = quick[0].measured
-    assert m["final_tau"] < 0.01  # past CLIP's clamp: the engine ran with max_scale=None
-    assert abs(m["history"]["tau"][0] - 0.07) < 1e-12
+    t = np.array(m["step"], dtype=float)
+    for r in m["per_seed"]:
+        h = {k: np.array(v) for k, v in r["history"].items()}
+        t_match, early = mismatch_phase(t, h["matched"])
+        assert t_match == r["t_match"] and h["matched"][t == t_match] == 1.0
+        assert np.all(h["matched"][t < t_match] < 1.0)
+        assert r["rho_mismatch_phase"] == pytest.approx(spearmanr(h["gap"][early], h["tau"][early]).statistic)
+        assert r["rise_relative"] == pytest.approx(h["gap"][early].max() / h["gap"][0] - 1)
+        w = t >= max(10 * t_match, m["steps"] / 100)
+        slope = np.polyfit(np.log(np.log(t[w])), np.log(h["gap"][w]), 1)[0]
+        assert r["p"] == pytest.approx(-slope)
+        assert r["fixed_over_learnable"] == pytest.approx(h["gap_fixed_tau"][-1] / h["gap"][-1])
+        assert r["early_fraction_increasing"] == pytest.approx(np.mean(np.array(r["early_change"]) > 0))
+        assert len(r["early_change"]) == 100
 
 
-def test_gap_and_temperature_coupled(quick):
-    m = quick[0].measured
-    assert m["spearman_gap_tau"] > 0.5
-    # τ rises while pairs are mismatched, then falls once they are matched
-    tau = np.array(m["history"]["tau"])
-    assert tau.max() > 2 * tau[0] and tau[-1] < tau[0]
-
-
-def test_late_decay_slow_and_best_fit_by_log2(quick):
-    m = quick[0].measured
-    assert m["best_fit"] == "1/log^2(t)"
-    assert m["fits"]["1/log^2(t)"]["r2"] > m["fits"]["1/t"]["r2"]
-    assert m["gap_log2_scaled"]["end"] >= m["gap_log2_scaled"]["start"]
+def test_claims_follow_measurements(quick):
+    res = quick[0]
+    per = res.measured["per_seed"]
+    expect = {  # claim start -> (measured key, null, margin, side)
+        "Δ and τ have coupled": ("rho_mismatch_phase", COUPLING_RHO, 0.0, ">"),
+        "Δ first grows": ("rise_relative", 0.0, RISE_MARGIN, ">"),
+        "the gap still decays": ("p", 0.0, DECAY_MARGIN, ">"),
+        "Δ decays no faster": ("p", THEOREM_P + P_TOL, 0.0, "<"),
+        "with τ fixed": ("fixed_over_learnable", 1.0, CLOSE_MARGIN, "<"),
+        "Δ grows over the first": ("early_fraction_increasing", 0.5, FRACTION_MARGIN, ">"),
+    }
+    for start, (key, null, margin, side) in expect.items():
+        c = _by(res, start)
+        values = [r[key] for r in per]
+        assert c.per_seed == pytest.approx(values) and c.n_seeds == len(values) == 3
+        assert (c.null, c.margin, c.side) == (null, margin, side)
+        assert c.verdict == decide(t_interval(values)[1], null=null, margin=margin, side=side) == c.rederive()
 
 
 def test_fixed_temperature_closes_gap(quick):
-    m = quick[0].measured
-    assert m["final_gap_fixed_tau"] < 0.5 * m["final_gap"]
+    c = _by(quick[0], "with τ fixed")
+    assert c.verdict == "held"
+    for r in quick[0].measured["per_seed"]:
+        assert r["final_gap_fixed_tau"] < 1e-6 < r["final_gap"]
 
 
-def test_claims_computed_not_asserted(quick):
-    res = quick[0]
-    by = {c.claim[:20]: c.held for c in res.claims}
-    frac = res.measured["early_fraction_increasing"]
-    assert by["Δ grows over the fir"] == (frac > 0.5)
-
-
-def test_fit_decay_recovers_model():
+def test_fit_log_power_recovers_the_exponent_without_an_offset():
     t = np.logspace(3, 5, 50)
-    fits = fit_decay(t, 0.02 + 0.3 / np.log(t) ** 2)
-    assert fits["1/log^2(t)"]["r2"] > 0.999999
-    assert abs(fits["1/log^2(t)"]["b"] - 0.3) < 1e-8
+    f = fit_log_power(t, 0.3 / np.log(t) ** 2)
+    assert f["p"] == pytest.approx(2.0) and f["b"] == pytest.approx(0.3) and f["r2"] == pytest.approx(1.0)
+    # a constant gap has p = 0: "the gap still decays" is then not held (the former offset fit passed it)
+    const = fit_log_power(t, np.full_like(t, 0.0165))
+    assert abs(const["p"]) < 1e-9
+    assert decide([const["p"] - 0.01, const["p"] + 0.01], margin=DECAY_MARGIN) == "not held"
+    # faster than the theorem's rate: "no faster than 1/log²t" is not held
+    fast = fit_log_power(t, 1.0 / np.log(t) ** 3)
+    assert decide([fast["p"] - 0.01, fast["p"] + 0.01], null=THEOREM_P + P_TOL, side="<") == "not held"
+    assert math.isnan(fit_log_power(t[:3], t[:3])["p"])  # too few points: NaN, never a silent number
+
+
+def test_mismatch_phase_never_matched():
+    t_match, mask = mismatch_phase(np.array([0, 1, 2]), np.array([0.2, 0.5, 0.9]))
+    assert math.isnan(t_match) and not mask.any()
+
+
+def test_a_run_that_never_matches_is_inconclusive(tmp_path):
+    r = reproduce("gradient-flow", out=tmp_path, verbose=False, progress=False,
+                  params={"steps": 5, "seeds": 2, "n_inits": 3})
+    for start in ("Δ and τ have coupled", "Δ first grows", "the gap still decays", "Δ decays no faster"):
+        c = _by(r, start)
+        assert c.verdict == "inconclusive" and c.ci95 is None
+    check_record(json.loads((tmp_path / "run.json").read_text()))
