@@ -58,10 +58,10 @@ def bench_minilm(n: int) -> dict:
 
 def bench_builtin(n: int) -> dict:
     from gaplab.data import load_digits_pairs
-    from gaplab.models.adapters import embed_dataset, load_encoder
+    from gaplab.models.adapters import create_encoder, embed_dataset
 
     ds = load_digits_pairs(split="all", limit=n, seed=0)
-    enc, load_s, _ = _timed(load_encoder, "gaplab-minilm-digits")
+    enc, load_s, _ = _timed(create_encoder, "gaplab-minilm-digits")
     embed_dataset(enc, ds.subset(np.arange(16)), batch_size=64)  # warm-up
     _, wall, cpu = _timed(embed_dataset, enc, ds)
     return {"name": "builtin-digits", "what": f"{len(ds)} digits pairs (template captions, cached)",

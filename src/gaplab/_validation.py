@@ -182,9 +182,26 @@ def check_pair(
 
 
 def normalize_rows(a: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (norms computed in float64, result in ``a``'s dtype)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", a, a, dtype=np.float64))
-    return (a / norms[:, None].astype(a.dtype, copy=False)).astype(a.dtype, copy=False)
+    """Rows (vectors along the last axis) scaled to unit L2 norm: the one numpy row normaliser.
+
+    Norms are computed in float64 whatever the dtype, the result keeps ``a``'s dtype; any
+    number of leading axes (``(N, d)``, ``(runs, N, d)``). Rows are not checked: a zero row
+    gives NaN, so callers validate first (``check_embeddings``) or check themselves.
+
+    float64 rows are divided by ``np.linalg.norm(a, axis=-1)`` to the bit (pairwise sums, in
+    the output buffer: no extra copy), so trajectories seeded from unit points do not move;
+    other dtypes are summed in float64 by ``einsum`` without a float64 copy of ``a``.
+
+    >>> normalize_rows(np.array([[3.0, 4.0], [0.0, 2.0]]))
+    array([[0.6, 0.8],
+           [0. , 1. ]])
+    """
+    if a.dtype == np.float64:
+        out = np.multiply(a, a)
+        norms = np.sqrt(np.add.reduce(out, axis=-1))  # = np.linalg.norm(a, axis=-1)
+        return np.divide(a, norms[..., None], out=out)
+    norms = np.sqrt(np.einsum("...j,...j->...", a, a, dtype=np.float64))
+    return (a / norms[..., None].astype(a.dtype, copy=False)).astype(a.dtype, copy=False)
 
 
 def check_texts(texts: Any, where: str) -> list[str]:

@@ -40,7 +40,7 @@ def fake_model(monkeypatch):
     """``--model fake:KIND`` gives a CallableEncoder (no weights needed)."""
     from gaplab.models import adapters
 
-    real = adapters.load_encoder
+    real = adapters.create_encoder
 
     def load(model, **kw):
         if isinstance(model, str) and model.startswith("fake:"):
@@ -48,7 +48,7 @@ def fake_model(monkeypatch):
             return adapters.CallableEncoder(image_fn, text_fn, name=model)
         return real(model, **kw)
 
-    monkeypatch.setattr(adapters, "load_encoder", load)
+    monkeypatch.setattr(adapters, "create_encoder", load)
 
 
 def embed(tmp_path, kind, *extra):

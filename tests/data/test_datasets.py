@@ -9,16 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from gaplab import InputError, UnknownNameError
+from gaplab import ConfigError, InputError, UnknownNameError
 from gaplab.data import (
     DATASETS,
     FASHION_CLASSES,
     PairedDataset,
     class_prompts,
+    create_dataset,
     fashion_mnist_path,
     fill_template,
     list_datasets,
-    load_dataset,
     load_digits_pairs,
     load_fashion_mnist_pairs,
     make_captions,
@@ -73,7 +73,7 @@ def test_digits_split_is_disjoint_stratified_and_seeded():
 
 def test_same_seed_same_captions_different_seed_different():
     a = load_digits_pairs(split="test", captions_per_image=2, seed=0)
-    _same(a, load_dataset("digits", split="test", captions_per_image=2, seed=0))
+    _same(a, create_dataset("digits", split="test", captions_per_image=2, seed=0))
     b = load_digits_pairs(split="test", captions_per_image=2, seed=1)
     assert a.captions != b.captions
 
@@ -99,7 +99,7 @@ def test_subset_and_train_test_split_keep_captions_with_their_images():
 def test_split_indices_unstratified_and_errors():
     tr, te = split_indices(10, test_size=0.3, seed=0)
     assert len(te) == 3 and sorted([*tr, *te]) == list(range(10))
-    with pytest.raises(InputError, match=r"test_size must lie in \(0, 1\)"):
+    with pytest.raises(InputError, match=r"split: test_size must be in \(0, 1\), got 1.5"):
         split_indices(10, test_size=1.5)
 
 
@@ -119,7 +119,7 @@ def test_bad_split_and_unknown_dataset():
     with pytest.raises(InputError, match="split must be one of train, test, all; got 'val'"):
         load_digits_pairs(split="val")
     with pytest.raises(UnknownNameError, match="unknown dataset 'digit'.*Did you mean 'digits'"):
-        load_dataset("digit")
+        create_dataset("digit")
 
 
 def test_registry_accepts_new_datasets():
@@ -130,7 +130,7 @@ def test_registry_accepts_new_datasets():
         return load_digits_pairs(split=split, seed=seed, limit=4)
 
     try:
-        assert load_dataset("tiny-test-set", split="test").n_images == 4
+        assert create_dataset("tiny-test-set", split="test").n_images == 4
         assert "tiny-test-set" in list_datasets("tiny-*")
     finally:
         DATASETS._items.pop("tiny-test-set")
@@ -188,12 +188,20 @@ def test_real_fashion_mnist_is_deterministic():
     a = load_fashion_mnist_pairs(split="test", limit=200, captions_per_image=2, seed=7)
     assert a.images.shape == (200, 28, 28) and a.labels.max() <= 9
     assert any("sandal" in c or "ankle boot" in c for c in a.captions)
-    _same(a, load_dataset("fashion-mnist", split="test", limit=200, captions_per_image=2, seed=7))
+    _same(a, create_dataset("fashion-mnist", split="test", limit=200, captions_per_image=2, seed=7))
     full = load_fashion_mnist_pairs(split="test")
     assert len(full) == 10_000 and np.bincount(full.labels).tolist() == [1000] * 10
 
 
-def test_load_dataset_rejects_options_the_loader_does_not_take():
-    with pytest.raises(InputError, match="dataset 'digits' does not take path; it takes split, test_size"):
-        load_dataset("digits", path="/tmp")
-    load_dataset("digits", path=None, limit=3)  # None means "default" and is dropped
+def test_create_dataset_rejects_options_the_loader_does_not_take():
+    with pytest.raises(ConfigError, match="dataset 'digits' has no parameter 'path'; valid: split, test_size"):
+        create_dataset("digits", path="/tmp")
+    create_dataset("digits", path=None, limit=3)  # None means "default" and is dropped
+
+
+def test_load_dataset_is_a_deprecated_alias_of_create_dataset():
+    from gaplab.data import load_dataset
+
+    with pytest.warns(DeprecationWarning, match="load_dataset is deprecated; use create_dataset"):
+        ds = load_dataset("digits", split="test", limit=5, seed=0)
+    _same(ds, create_dataset("digits", split="test", limit=5, seed=0))

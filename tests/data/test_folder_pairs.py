@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gaplab import InputError
-from gaplab.data import load_dataset, load_image_folder, read_captions_file
+from gaplab.data import create_dataset, load_image_folder, read_captions_file
 from gaplab.data.images import to_float_array, to_pil_images
 
 PIL = pytest.importorskip("PIL.Image")
@@ -50,7 +50,7 @@ def test_jsonl_with_labels(tmp_path):
     ]
     cap = tmp_path / "c.jsonl"
     cap.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    ds = load_dataset("folder", images=folder, captions=cap)
+    ds = create_dataset("folder", images=folder, captions=cap)
     assert ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1, 0]
 
 

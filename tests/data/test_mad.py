@@ -161,9 +161,9 @@ def test_prompts_and_single_caption():
 
 
 def test_registered_in_dataset_registry():
-    from gaplab.data import list_datasets, load_dataset
+    from gaplab.data import create_dataset, list_datasets
 
     assert "mad" in list_datasets()
-    d = load_dataset("mad", split="test", n=6, image_size=14, n_attributes=2)
+    d = create_dataset("mad", split="test", n=6, image_size=14, n_attributes=2)
     assert d.n_images == 6 and d.images.shape == (6, 3, 14, 14)
     assert all(len(parse_caption(c)) == 3 for c in d.captions)

@@ -423,3 +423,36 @@ def test_reasons_from_other_libraries_never_carry_unsafe_advice():
     assert not_valid("f.npy", ".npy", numpy_text) == \
         "f.npy: not a valid .npy file (ValueError: the file is not a plain array file)"
     assert not_valid("f.pt", ".pt", torch_text) == "f.pt: not a valid .pt file (RuntimeError: Weights only load failed)"
+
+
+def test_one_format_table_for_files_and_shards():
+    from gaplab.io import FORMATS, SHARD_SUFFIXES
+
+    assert list(FORMATS) == [".npy", ".npz", ".pt", ".pth", ".safetensors", ".parquet"]
+    assert SHARD_SUFFIXES == (".npy", ".npz", ".parquet")
+    assert all(f.suffix == s and callable(f.read) for s, f in FORMATS.items())
+    assert all((f.header is None) == (f.blocks is None) for f in FORMATS.values())
+
+
+def test_missing_key_has_one_wording_in_files_and_shards(tmp_path):
+    from gaplab.scale import BadShardError, discover_shards, read_header
+
+    np.savez(tmp_path / "k.npz", image=X, caption=Y)
+    want = r"k\.npz: no key 'text'; keys: image, caption \(choose with --image-key/--text-key\)"
+    with pytest.raises(InputError, match=want):
+        load_pairs(tmp_path / "k.npz")
+    (shard,) = discover_shards(tmp_path / "k.npz")
+    with pytest.raises(BadShardError, match=want):
+        read_header(shard)
+    with pytest.raises(InputError, match=r"k\.npz: no key 'txt'; keys: image, caption$"):
+        load_embeddings(tmp_path / "k.npz", key="txt")
+
+
+def test_is_shard_source(tmp_path):
+    from gaplab.io import is_shard_source
+
+    np.savez(tmp_path / "part-[0].npz", image=X, text=Y)
+    assert is_shard_source(tmp_path)  # a directory
+    assert is_shard_source(tmp_path / "part-*.npz")  # a glob
+    assert not is_shard_source(tmp_path / "part-[0].npz")  # an existing file, brackets and all
+    assert not is_shard_source(tmp_path / "missing.npz")  # load_pairs says it does not exist

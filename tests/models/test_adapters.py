@@ -22,8 +22,8 @@ from gaplab.models.adapters import (  # noqa: E402
     Encoder,
     HFCLIPEncoder,
     TorchEncoder,
+    create_encoder,
     embed_dataset,
-    load_encoder,
 )
 
 WORDS = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "photo", "of", "the", "digit", "cat", "dog", "red", "blue",
@@ -90,7 +90,7 @@ def image_folder(tmp_path):
 
 @pytest.mark.parametrize("kind", ["clip", "siglip"])
 def test_tiny_hf_model_loads_offline_and_encodes(hf_dirs, kind):
-    enc = load_encoder(str(hf_dirs[kind]))
+    enc = create_encoder(str(hf_dirs[kind]))
     assert isinstance(enc, HFCLIPEncoder) and isinstance(enc, Encoder) and enc.kind == kind
     texts = ["a photo of a cat", "the digit seven", "a photo of a cat"]
     y = enc.encode_text(texts)
@@ -120,7 +120,7 @@ def test_tiny_hf_model_loads_offline_and_encodes(hf_dirs, kind):
 
 
 def test_clip_pools_at_eos_not_token_zero(hf_dirs):
-    enc = load_encoder(hf_dirs["clip"])
+    enc = create_encoder(hf_dirs["clip"])
     a, b = enc.encode_text(["a cat", "a dog"])
     assert np.abs(a - b).max() > 1e-3  # same first token: differing means pooling sees the text
 
@@ -146,7 +146,7 @@ def test_embed_folder_then_measure(hf_dirs, image_folder, tmp_path):
 
 def test_embed_dataset_with_siglip_matches_direct_calls(hf_dirs):
     ds = load_digits_pairs(split="test", limit=6, captions_per_image=2, seed=0)
-    enc = load_encoder(hf_dirs["siglip"])
+    enc = create_encoder(hf_dirs["siglip"])
     x, y = embed_dataset(enc, ds, batch_size=4)
     assert x.shape == (6, 32) and y.shape == (12, 32)
     np.testing.assert_allclose(x[:2], enc.encode_image(ds.images[:2]), atol=1e-5)
@@ -172,7 +172,7 @@ def test_callable_and_torch_encoders():
         def encode_text(self, texts):
             return torch.ones(len(texts), 2, requires_grad=True)
 
-    wrapped = load_encoder(Module())
+    wrapped = create_encoder(Module())
     assert isinstance(wrapped, TorchEncoder)
     assert wrapped.encode_image(np.zeros((3, 2, 2))).shape == (3, 2)
     assert wrapped.encode_text(["a"]).dtype == np.float32
@@ -180,25 +180,25 @@ def test_callable_and_torch_encoders():
 
 def test_unknown_model_name_says_how_to_use_local_weights():
     with pytest.raises(InputError, match=r"unknown model 'openai/clip-nope'.*not in the Hugging Face cache.*--local-dir DIR"):
-        load_encoder("openai/clip-nope")
+        create_encoder("openai/clip-nope")
     with pytest.raises(InputError, match="no such model folder"):
-        load_encoder("./no/such/dir")
+        create_encoder("./no/such/dir")
 
 
 def test_folder_without_weights(tmp_path, hf_dirs):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no config.json"):
-        load_encoder(empty)
+        create_encoder(empty)
     cfg_only = tmp_path / "cfg"
     cfg_only.mkdir()
     (cfg_only / "config.json").write_text((hf_dirs["clip"] / "config.json").read_text())
     with pytest.raises(InputError, match="config.json but no weights"):
-        load_encoder(cfg_only)
+        create_encoder(cfg_only)
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")
     with pytest.raises(InputError, match="is a file; --model takes"):
-        load_encoder(weights)
+        create_encoder(weights)
 
 
 def test_unsupported_model_type_and_fp16_on_cpu(tmp_path, hf_dirs):
@@ -206,12 +206,12 @@ def test_unsupported_model_type_and_fp16_on_cpu(tmp_path, hf_dirs):
     transformers.BertModel(transformers.BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                                    intermediate_size=8, vocab_size=30)).save_pretrained(bert)
     with pytest.raises(InputError, match="model_type 'bert' is not supported"):
-        load_encoder(bert)
+        create_encoder(bert)
     with pytest.raises(ConfigError, match="fp16 runs on a GPU only"):
-        load_encoder(hf_dirs["clip"], fp16=True)
+        create_encoder(hf_dirs["clip"], fp16=True)
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
-            load_encoder(hf_dirs["clip"], device="cuda")
+            create_encoder(hf_dirs["clip"], device="cuda")
 
 
 def test_cli_bad_inputs_exit_2_one_line_nothing_written(tmp_path, hf_dirs, image_folder):
@@ -297,12 +297,12 @@ def test_model_id_found_in_a_local_hugging_face_cache(tmp_path, hf_dirs):
     shutil.copytree(hf_dirs["clip"], repo / "snapshots" / "0123abcd")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
-    enc = load_encoder("acme/tiny-clip", cache_dir=tmp_path / "hub")
+    enc = create_encoder("acme/tiny-clip", cache_dir=tmp_path / "hub")
     assert isinstance(enc, HFCLIPEncoder) and enc.name == "acme/tiny-clip"
-    ref = load_encoder(hf_dirs["clip"])
+    ref = create_encoder(hf_dirs["clip"])
     np.testing.assert_allclose(enc.encode_text(["a red cat"]), ref.encode_text(["a red cat"]), atol=1e-6)
     with pytest.raises(InputError, match="unknown model 'acme/other'"):
-        load_encoder("acme/other", cache_dir=tmp_path / "hub")
+        create_encoder("acme/other", cache_dir=tmp_path / "hub")
 
 
 # -- a model folder without a tokenizer ------------------------------------------------------
@@ -326,7 +326,7 @@ def no_tokenizer_dir(tmp_path_factory):
 def test_folder_without_tokenizer_files_is_refused(no_tokenizer_dir):
     with pytest.raises(InputError, match=r"clip-no-tokenizer: folder has the model weights but no tokenizer files;"
                                          r" expected tokenizer\.json, vocab\.json \+ merges\.txt.*tokenizer\.save_pretrained"):
-        load_encoder(no_tokenizer_dir)
+        create_encoder(no_tokenizer_dir)
 
 
 def test_half_a_bpe_tokenizer_is_named(tmp_path, no_tokenizer_dir):
@@ -336,7 +336,7 @@ def test_half_a_bpe_tokenizer_is_named(tmp_path, no_tokenizer_dir):
     shutil.copytree(no_tokenizer_dir, folder)
     (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(WORDS)}))
     with pytest.raises(InputError, match=r"no tokenizer files \(it has vocab\.json but not merges\.txt\)"):
-        load_encoder(folder)
+        create_encoder(folder)
 
 
 def test_empty_tokenizer_from_the_cache_is_refused(tmp_path, no_tokenizer_dir):
@@ -348,7 +348,7 @@ def test_empty_tokenizer_from_the_cache_is_refused(tmp_path, no_tokenizer_dir):
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     with pytest.raises(InputError, match=r"acme/no-tok: the tokenizer is empty \(2 tokens in its vocabulary, 0 of them not special\)"):
-        load_encoder("acme/no-tok", cache_dir=tmp_path / "hub")
+        create_encoder("acme/no-tok", cache_dir=tmp_path / "hub")
     empty = transformers.AutoTokenizer.from_pretrained(no_tokenizer_dir, local_files_only=True)
     model = transformers.AutoModel.from_pretrained(no_tokenizer_dir, local_files_only=True)
     with pytest.raises(InputError, match=r"the tokenizer is empty"):

@@ -15,14 +15,14 @@ torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
 
-from gaplab import InputError, UnknownNameError, load_pairs  # noqa: E402
+from gaplab import ConfigError, InputError, UnknownNameError, load_pairs  # noqa: E402
 from gaplab.cli import main  # noqa: E402
 from gaplab.data import load_digits_pairs, zero_shot_eval  # noqa: E402
-from gaplab.models.adapters import TorchEncoder, embed_dataset, load_encoder  # noqa: E402
+from gaplab.models.adapters import TorchEncoder, create_encoder, embed_dataset  # noqa: E402
 from gaplab.models.builtin import (  # noqa: E402
     ImageTower,
-    build_minilm_two_tower,
     create_builtin_model,
+    create_minilm_two_tower,
     list_builtin_models,
     load_weights,
     save_builtin_model,
@@ -58,6 +58,9 @@ def test_registry_names_and_unknown_name():
     assert {"gaplab-minilm-digits", "gaplab-minilm-fashion", "gaplab-minilm-rgb"} <= set(list_builtin_models())
     with pytest.raises(UnknownNameError, match="Did you mean 'gaplab-minilm-digits'"):
         create_builtin_model("gaplab-minilm-digit")
+    with pytest.raises(ConfigError, match="built-in model 'gaplab-minilm-digits' has no parameter 'width'; "
+                                          "valid: in_channels, image_size, embed_dim"):
+        create_builtin_model("gaplab-minilm-digits", width=3)  # was a TypeError (a traceback)
 
 
 def test_image_tower_accepts_arrays_tensors_and_resizes():
@@ -73,9 +76,9 @@ def test_image_tower_accepts_arrays_tensors_and_resizes():
 
 
 def test_two_tower_shapes_seed_and_trainable_parts():
-    m1 = build_minilm_two_tower(embed_dim=24, seed=3, text_encoder=FakeText())
-    m2 = build_minilm_two_tower(embed_dim=24, seed=3, text_encoder=FakeText())
-    m3 = build_minilm_two_tower(embed_dim=24, seed=4, text_encoder=FakeText())
+    m1 = create_minilm_two_tower(embed_dim=24, seed=3, text_encoder=FakeText())
+    m2 = create_minilm_two_tower(embed_dim=24, seed=3, text_encoder=FakeText())
+    m3 = create_minilm_two_tower(embed_dim=24, seed=4, text_encoder=FakeText())
     imgs = torch.rand(5, 8, 8)
     x, y = m1(imgs, ["a", "bb", "c", "dd", "e"])
     assert x.shape == (5, 24) and y.shape == (5, 24)
@@ -89,20 +92,20 @@ def test_two_tower_shapes_seed_and_trainable_parts():
 
 
 def test_checkpoint_roundtrip_and_errors(tmp_path):
-    trained = build_minilm_two_tower(seed=1, text_encoder=FakeText())
+    trained = create_minilm_two_tower(seed=1, text_encoder=FakeText())
     with torch.no_grad():
         trained.text_projection.weight.mul_(2.0)
     path = tmp_path / "ckpt.pt"
     torch.save({"model": trained.state_dict(), "step": 10}, path)
-    fresh = build_minilm_two_tower(seed=0, text_encoder=FakeText(), checkpoint=path)
+    fresh = create_minilm_two_tower(seed=0, text_encoder=FakeText(), checkpoint=path)
     imgs = torch.rand(2, 8, 8)
     torch.testing.assert_close(fresh.encode_image(imgs), trained.encode_image(imgs))
     torch.testing.assert_close(fresh.encode_text(["ab"]), trained.encode_text(["ab"]))
     plain = tmp_path / "sd.pt"
     torch.save(trained.state_dict(), plain)
-    load_weights(build_minilm_two_tower(text_encoder=FakeText()), plain)
+    load_weights(create_minilm_two_tower(text_encoder=FakeText()), plain)
     with pytest.raises(InputError, match="weights do not fit this model"):
-        build_minilm_two_tower(embed_dim=7, text_encoder=FakeText(), checkpoint=path)
+        create_minilm_two_tower(embed_dim=7, text_encoder=FakeText(), checkpoint=path)
     with pytest.raises(InputError, match="no such checkpoint file"):
         load_weights(fresh, tmp_path / "nope.pt")
     bad = tmp_path / "bad.pt"
@@ -116,7 +119,7 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
 
 
 def test_torch_encoder_over_builtin_with_fake_text():
-    enc = TorchEncoder(build_minilm_two_tower(embed_dim=8, text_encoder=FakeText()), name="fake")
+    enc = TorchEncoder(create_minilm_two_tower(embed_dim=8, text_encoder=FakeText()), name="fake")
     ds = load_digits_pairs(split="test", limit=12, captions_per_image=2, seed=0)
     x, y = embed_dataset(enc, ds, batch_size=5)
     assert x.shape == (12, 8) and y.shape == (24, 8) and x.dtype == np.float32
@@ -178,7 +181,7 @@ def test_builtin_model_with_real_minilm(minilm_encoder, tmp_path):
     assert not any(n.startswith("text_encoder") for n in names)
     path = save_builtin_model(model, tmp_path / "m.pt")
     assert path.stat().st_size < 2_000_000  # MiniLM's 90 MB stay out of checkpoints
-    enc = load_encoder("gaplab-minilm-digits", checkpoint=path)  # settings come from the file
+    enc = create_encoder("gaplab-minilm-digits", checkpoint=path)  # settings come from the file
     ds = load_digits_pairs(split="test", limit=20, seed=0)
     x, y = embed_dataset(enc, ds)
     assert x.shape == (20, 32) and y.shape == (20, 32)
@@ -214,11 +217,11 @@ def test_sentence_transformers_adapter_matches_the_text_tower(minilm_encoder):
     from gaplab.models.adapters import CallableEncoder, SentenceTransformerEncoder
     from gaplab.models.text import minilm_path
 
-    st = load_encoder("minilm")
+    st = create_encoder("minilm")
     assert isinstance(st, SentenceTransformerEncoder)
     texts = ["a photo of a sandal.", "a handwritten seven."]
     np.testing.assert_allclose(st.encode_text(texts), minilm_encoder(texts).numpy(), atol=1e-5)
-    assert isinstance(load_encoder(str(minilm_path())), SentenceTransformerEncoder)  # a folder works too
+    assert isinstance(create_encoder(str(minilm_path())), SentenceTransformerEncoder)  # a folder works too
     with pytest.raises(InputError, match="is a text encoder with no image tower"):
         st.encode_image(np.zeros((1, 8, 8)))
     # pair it with any image function
@@ -240,6 +243,6 @@ def test_builtin_embeds_a_folder_of_colour_images(tmp_path):
     cap = tmp_path / "c.csv"
     cap.write_text("image,caption\n0,a\n1,b\n2,c\n2,d\n")
     ds = load_image_folder(folder, cap)
-    enc = TorchEncoder(build_minilm_two_tower(image_size=(8, 8), embed_dim=6, text_encoder=FakeText()), name="x")
+    enc = TorchEncoder(create_minilm_two_tower(image_size=(8, 8), embed_dim=6, text_encoder=FakeText()), name="x")
     x, y = embed_dataset(enc, ds, batch_size=2)  # different sizes, RGB → grey 8×8
     assert x.shape == (3, 6) and y.shape == (4, 6)

@@ -126,7 +126,7 @@ def test_bad_npz_and_parquet(tmp_path):
     with pytest.raises(BadShardError, match=r"part-001\.npz: not a valid \.npz file \(not a zip archive, or a truncated one\)"):
         measure_shards(root, sample=0)
     np.savez(bad, image=pairs[1][0], caption=pairs[1][1])
-    with pytest.raises(BadShardError, match=r"part-001\.npz: no array 'text'; arrays: image, caption"):
+    with pytest.raises(BadShardError, match=r"part-001\.npz: no key 'text'; keys: image, caption \(choose with --image-key"):
         measure_shards(root, sample=0)
     np.savez(bad, image=pairs[1][0], text=pairs[1][1], image_index=np.arange(len(pairs[1][0])))
     with pytest.raises(BadShardError, match="needs row-paired shards"):
@@ -134,6 +134,12 @@ def test_bad_npz_and_parquet(tmp_path):
     pq_root = write_parquet(tmp_path / "pq", [(x.astype(np.float32), y.astype(np.float32)) for x, y in pairs])
     (pq_root / "shard_3.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(BadShardError, match=r"shard_3\.parquet: not a valid \.parquet file \(ArrowInvalid"):
+        measure_shards(pq_root, sample=0)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"image": [[1.0, 2.0]], "caption": [[1.0, 2.0]]}), pq_root / "shard_3.parquet")
+    with pytest.raises(BadShardError, match=r"shard_3\.parquet: no key 'text'; keys: image, caption \(choose with"):
         measure_shards(pq_root, sample=0)
 
 

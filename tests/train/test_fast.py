@@ -203,7 +203,7 @@ def test_fast_errors():
     x0, y0 = sphere_init(20, 3, "polar")
     with pytest.raises(ConfigError, match="loss 'siglip' has no fast path; valid: clip, simclr, slip"):
         train_free_embeddings_fast(x0, y0, loss="siglip")
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['view'\]"):
+    with pytest.raises(ConfigError, match=r"fast loss 'slip' has no parameter 'view'; valid: views"):
         train_free_embeddings_fast(x0, y0, loss="slip", loss_kwargs={"view": "self"})
     with pytest.raises(ConfigError, match="loss has 2 entries for 1 runs"):
         train_free_embeddings_fast(x0, y0, loss=["clip", "slip"])

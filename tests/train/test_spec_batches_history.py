@@ -128,13 +128,13 @@ def test_run_length_temperature_and_lr_are_resolved_once(monkeypatch):
     import gaplab.train.temperature as temperature
 
     calls = []
-    real = temperature.make_temperature
+    real = temperature.create_temperature
 
     def counting(spec, **kw):
         calls.append(kw.get("total_steps"))
         return real(spec, **kw)
 
-    monkeypatch.setattr(temperature, "make_temperature", counting)
+    monkeypatch.setattr(temperature, "create_temperature", counting)
     tr = Trainer(FreeEmbeddings(30, 3), epochs=3, batch_size=10, temperature="ts", eval_every=3,
                  lr={"name": "cosine", "init_value": 0.1, "end_value": 0.01})
     assert calls == [9] and tr.total_steps == 9  # 3 epochs x 3 steps, built once

@@ -11,12 +11,12 @@ torch = pytest.importorskip("torch")
 from gaplab import ConfigError, UnknownNameError  # noqa: E402
 from gaplab.train import (  # noqa: E402
     LearnableTemperature,
+    create_schedule,
+    create_temperature,
     hard_swap,
     join_schedules,
     list_schedules,
     list_temperatures,
-    make_schedule,
-    make_temperature,
     soft_swap,
 )
 from gaplab.train.swap import apply_swap  # noqa: E402
@@ -33,7 +33,7 @@ SCHED_ARGS = {
 
 @pytest.mark.parametrize("name", list_schedules())
 def test_schedules_pure_and_hit_endpoints(name):
-    s = make_schedule(name, **SCHED_ARGS[name])
+    s = create_schedule(name, **SCHED_ARGS[name])
     seq1 = [s(t) for t in range(0, 130, 7)]
     seq2 = [s(t) for t in reversed(range(0, 130, 7))][::-1]
     assert seq1 == seq2  # order of calls does not matter
@@ -47,42 +47,44 @@ def test_schedules_pure_and_hit_endpoints(name):
 
 def test_schedule_bad_arguments():
     with pytest.raises(ConfigError, match="steps must be a positive integer, got steps=0"):
-        make_schedule("linear", init_value=1, end_value=2, steps=0)
-    with pytest.raises(ConfigError, match="its arguments: init_value, end_value, steps"):
-        make_schedule("cosine", init_value=1, end=2, steps=3)
+        create_schedule("linear", init_value=1, end_value=2, steps=0)
+    with pytest.raises(ConfigError, match="schedule 'cosine' has no parameter 'end'; valid: init_value, end_value, steps"):
+        create_schedule("cosine", init_value=1, end=2, steps=3)
+    with pytest.raises(ConfigError, match="schedule 'cosine': .*steps.*; its arguments: init_value, end_value, steps"):
+        create_schedule("cosine", init_value=1, end_value=2)
     with pytest.raises(UnknownNameError, match="valid: constant, cosine"):
-        make_schedule("cosinus")
+        create_schedule("cosinus")
     with pytest.raises(ConfigError, match="init_value must be a finite number > 0"):
-        make_schedule("exponential", init_value=0.0, end_value=1.0, steps=3)
+        create_schedule("exponential", init_value=0.0, end_value=1.0, steps=3)
     with pytest.raises(ConfigError, match="len\\(schedules\\) == len\\(boundaries\\) \\+ 1"):
         join_schedules([lambda t: 1.0], [3])
 
 
 def test_temperature_registry_and_mitigations():
     assert set(list_temperatures()) >= {"fixed", "learnable", "schedule", "flt", "ts", "tr", "slrt"}
-    assert make_temperature("ts", total_steps=10).value(10) == pytest.approx(1.0)
-    assert make_temperature("ts", total_steps=10).value(0) == pytest.approx(0.07)
-    assert make_temperature("slrt").lr_scale == 0.1
-    tr = make_temperature("tr")
+    assert create_temperature("ts", total_steps=10).value(10) == pytest.approx(1.0)
+    assert create_temperature("ts", total_steps=10).value(0) == pytest.approx(0.07)
+    assert create_temperature("slrt").lr_scale == 0.1
+    tr = create_temperature("tr")
     assert tr.beta == "softplus" and tr.value(0) == pytest.approx(0.07)
     for beta in ("exp", "softplus", "scaled_exp"):
         assert LearnableTemperature(0.05, beta=beta).value(0) == pytest.approx(0.05)
-    sched = make_temperature({"name": "schedule", "schedule": "cosine", "init_value": 0.1, "end_value": 1.0},
+    sched = create_temperature({"name": "schedule", "schedule": "cosine", "init_value": 0.1, "end_value": 1.0},
                              total_steps=4)
     assert sched.value(4) == pytest.approx(1.0)
 
 
 def test_temperature_bad_config():
     with pytest.raises(UnknownNameError, match="valid: fixed, flt, learnable"):
-        make_temperature("learnabel")
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['initial'\]; valid: init"):
-        make_temperature({"name": "learnable", "initial": 0.1})
+        create_temperature("learnabel")
+    with pytest.raises(ConfigError, match=r"temperature 'learnable' has no parameter 'initial'; valid: init"):
+        create_temperature({"name": "learnable", "initial": 0.1})
     with pytest.raises(ConfigError, match="unknown beta 'relu'; valid: exp, softplus, scaled_exp"):
         LearnableTemperature(beta="relu")
     with pytest.raises(ConfigError, match="finite number > 0"):
-        make_temperature(-1.0)
+        create_temperature(-1.0)
     with pytest.raises(ConfigError, match="needs a 'name' key"):
-        make_temperature({"init": 0.1})
+        create_temperature({"init": 0.1})
 
 
 @pytest.mark.parametrize("beta", ["exp", "softplus", "scaled_exp"])
@@ -103,7 +105,7 @@ def test_learnable_temperature_moves_and_respects_clamp(beta):
 @pytest.mark.parametrize("spec", [{"max_scale": None}, {"name": "learnable", "max_scale": None},
                                   {"name": "tr", "max_scale": None}])
 def test_learnable_temperature_without_clamp(spec):
-    t = LearnableTemperature(0.07, **spec) if "name" not in spec else make_temperature(spec)
+    t = LearnableTemperature(0.07, **spec) if "name" not in spec else create_temperature(spec)
     opt = torch.optim.SGD(t.parameters(), lr=0.01)
     for _ in range(2000):
         opt.zero_grad()

@@ -145,7 +145,7 @@ def test_nan_loss_names_step_and_temperature():
 
 @pytest.mark.parametrize("kwargs, err, match", [
     (dict(loss="clipp"), UnknownNameError, "unknown loss 'clipp'; valid: clip, cua"),
-    (dict(loss="slip", loss_kwargs={"view": "self"}), ConfigError, r"unknown option\(s\) \['view'\]; valid: views"),
+    (dict(loss="slip", loss_kwargs={"view": "self"}), ConfigError, "loss 'slip' has no parameter 'view'; valid: views"),
     (dict(temperature="cooling"), UnknownNameError, "unknown temperature 'cooling'; valid: fixed"),
     (dict(optimizer="adam"), ConfigError, "unknown optimizer 'adam'; valid: sgd, adamw"),
     (dict(swap="partial"), ConfigError, "unknown swap 'partial'; valid: none, hard, soft"),
@@ -199,7 +199,8 @@ def test_mismatch_index_and_fixed_mismatch_pairs():
     tr = Trainer(Spy(), steps=4, batch_size=10, mismatch=0.5, seed=2)
     tr.fit((torch.arange(20), torch.arange(20)))
     wrong = sum(int((a != b).sum()) for a, b in seen)
-    assert wrong == 4 * 10 // 2 or 0 < wrong <= 40
+    # 4 steps x 10 = two epochs of the 20 pairs, so each of the 10 mismatched pairs is seen twice
+    assert wrong == 2 * 10
 
 
 def test_snapshot_checkpoint_and_history_files(tmp_path):

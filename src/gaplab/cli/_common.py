@@ -53,18 +53,28 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_param(item: str, *, option: str = "--param", forms: str = "NAME=VALUE") -> tuple[str, Any]:
-    """One ``NAME=VALUE`` option value → ``(name, parsed value)`` (:func:`parse_value`).
+def split_param(item: str, *, option: str = "--param", forms: str = "NAME=VALUE") -> tuple[str, str]:
+    """One ``NAME=VALUE`` option value → ``(name, raw value)``, split at the first ``=``.
 
     ``forms`` is what the error message says the option takes.
 
-    >>> parse_param("noise.std=0.2")
-    ('noise.std', 0.2)
+    >>> split_param("alpha=0,0.5", option="--sweep")
+    ('alpha', '0,0.5')
     """
     name, sep, value = item.partition("=")
     if not sep or not name.strip():
         raise ConfigError(f"{option} expects {forms}, got {item!r}")
-    return name.strip(), parse_value(value)
+    return name.strip(), value
+
+
+def parse_param(item: str, *, option: str = "--param", forms: str = "NAME=VALUE") -> tuple[str, Any]:
+    """One ``NAME=VALUE`` option value → ``(name, parsed value)`` (:func:`parse_value`).
+
+    >>> parse_param("noise.std=0.2")
+    ('noise.std', 0.2)
+    """
+    name, value = split_param(item, option=option, forms=forms)
+    return name, parse_value(value)
 
 
 def parse_params(items: Iterable[str], *, option: str = "--param", forms: str = "NAME=VALUE") -> dict[str, Any]:

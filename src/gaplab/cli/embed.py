@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import click
 
 from .._errors import InputError
+from .._registry import option_names
 from ._common import echo_json
 
 
@@ -19,7 +19,7 @@ def _load_data(
     captions: Path | None,
     options: dict[str, Any],
 ) -> Any:
-    from ..data import DATASETS, list_datasets, load_dataset, load_image_folder
+    from ..data import DATASETS, create_dataset, list_datasets, load_image_folder
 
     if dataset is not None and (images is not None or captions is not None):
         raise InputError("embed: give either --dataset or --images with --captions, not both")
@@ -33,15 +33,12 @@ def _load_data(
         return load_image_folder(images, captions)
     if dataset == "folder":
         raise InputError("embed: for your own images use --images DIR --captions FILE instead of --dataset folder")
-    loader = DATASETS.get(dataset) if dataset in list_datasets() else None
-    if loader is not None:
-        accepted = inspect.signature(loader).parameters
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-        for k, v in options.items():
-            if v is not None and k not in accepted and not takes_any:
-                flag = "--data-path" if k == "path" else "--" + k.replace("_", "-")
-                raise InputError(f"embed: {flag} does not apply to dataset {dataset!r}")
-    return load_dataset(dataset, **options)
+    accepted = option_names(DATASETS.get(dataset)) if dataset in list_datasets() else None
+    for k, v in options.items():
+        if v is not None and accepted is not None and k not in accepted:
+            flag = "--data-path" if k == "path" else "--" + k.replace("_", "-")
+            raise InputError(f"embed: {flag} does not apply to dataset {dataset!r}")
+    return create_dataset(dataset, **options)
 
 
 def _collapse_check(image_emb: Any, text_emb: Any, dataset: Any) -> list[str]:
@@ -112,10 +109,10 @@ def embed(
     options = {"split": split, "limit": limit, "captions_per_image": captions_per_image, "path": data_path, "seed": seed}
     data = _load_data(dataset, images, captions, options)
 
-    from ..models.adapters import embed_to_file, load_encoder
+    from ..models.adapters import create_encoder, embed_to_file
 
     t0 = time.perf_counter()
-    encoder = load_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint, cache_dir=cache_dir)
+    encoder = create_encoder(model, device=device, fp16=fp16, checkpoint=checkpoint, cache_dir=cache_dir)
     summary = embed_to_file(encoder, data, out, batch_size=batch_size, progress=progress, check=_collapse_check)
     summary["load_seconds"] = round(time.perf_counter() - t0 - summary["encode_seconds"], 3)
     for msg in summary["warnings"]:  # loud, but the file is written: repeats can be legitimate

@@ -50,11 +50,13 @@ def measure(
     then exact over every pair, streamed shard by shard, and the O(N²) ones run on a seeded
     sample of --sample pairs with 95% confidence intervals (see docs/scale.md).
     """
+    from ..io import is_shard_source
+
     shard_options = {
         "--engine": engine, "--workers": workers, "--sample": sample,
         "--scheduler": scheduler, "--skip-bad-shards": skip_bad_shards,
     }
-    if pairs_file is not None and _is_shard_source(pairs_file):
+    if pairs_file is not None and is_shard_source(pairs_file):
         if image is not None or text is not None:
             raise click.UsageError("--image/--text cannot be combined with a shard directory or glob")
         _measure_shards(pairs_file, image_key=image_key, text_key=text_key, temperature=temperature,
@@ -90,13 +92,6 @@ def measure(
         echo_json(result)
     else:
         echo_table(result, MEASURE_KEYS)
-
-
-def _is_shard_source(p: Path) -> bool:
-    """A directory, or a glob pattern that is not itself an existing file."""
-    if p.is_dir():
-        return True
-    return not p.exists() and any(c in str(p) for c in "*?[")
 
 
 def _measure_shards(source: Path, *, fast: bool, as_json: bool, sample: int | None, **kwargs) -> None:

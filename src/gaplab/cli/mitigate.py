@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._common import echo_json, pairs_input, parse_params, parse_value
+from ._common import echo_json, pairs_input, parse_params, parse_value, split_param
 
 #: table columns: result key → short header
 COLUMNS: dict[str, str] = {
@@ -121,10 +121,8 @@ def mitigate(
     if sweep is not None:
         if len(todo) != 1:
             raise ConfigError("--sweep needs exactly one --method")
-        if "=" not in sweep:
-            raise ConfigError(f"--sweep expects NAME=V1,V2,..., got {sweep!r}")
-        key, values = sweep.split("=", 1)
-        sweep_arg = (key.strip(), [parse_value(v.strip()) for v in values.split(",")])
+        key, values = split_param(sweep, option="--sweep", forms="NAME=V1,V2,...")
+        sweep_arg = (key, [parse_value(v.strip()) for v in values.split(",")])
         todo = resolve_mitigations(methods, param_map, sweep=sweep_arg)
     if (out is not None or save_state is not None) and len(todo) != 1:
         raise ConfigError("--out and --save-state need a single method (no 'all', no --sweep)")

@@ -1,11 +1,11 @@
-"""The paired dataset every loader returns, and seeded splits.
+"""The paired dataset every loader returns, the dataset registry, and seeded splits.
 
 Pure numpy: importing this module never loads torch or PIL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._registry import Registry
+from .._split import seeded_split
 
-__all__ = ["PairedDataset", "split_indices", "SPLITS"]
+__all__ = ["PairedDataset", "split_indices", "SPLITS", "DATASETS", "register_dataset"]
 
 #: accepted ``split=`` values of every built-in loader
 SPLITS = ("train", "test", "all")
@@ -156,28 +158,8 @@ def split_indices(
     >>> len(tr), len(te), sorted([*tr, *te]) == list(range(8))
     (6, 2, True)
     """
-    if not 0.0 < float(test_size) < 1.0:
-        raise InputError(f"split: test_size must lie in (0, 1), got {test_size}")
-    rng = np.random.default_rng(seed)
-    if labels is None:
-        perm = rng.permutation(n)
-        n_test = max(1, int(round(test_size * n))) if n > 1 else 0
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-    labels = np.asarray(labels)
-    test: list[np.ndarray] = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        members = members[rng.permutation(members.size)]
-        k = int(round(test_size * members.size))
-        if members.size >= 2:
-            k = min(max(k, 1), members.size - 1)
-        else:
-            k = 0
-        test.append(members[:k])
-    te = np.sort(np.concatenate(test)) if test else np.zeros(0, np.int64)
-    mask = np.ones(n, dtype=bool)
-    mask[te] = False
-    return np.flatnonzero(mask), te
+    test, train = seeded_split(n, float(test_size), seed, where="split", name="test_size", labels=labels)
+    return train, test
 
 
 def check_split(split: str, where: str) -> str:
@@ -194,3 +176,12 @@ def subsample(n: int, limit: int | None, seed: int, where: str) -> np.ndarray:
         raise InputError(f"{where}: limit must be a positive number of images, got {limit}")
     rng = np.random.default_rng([seed, 1])
     return np.sort(rng.choice(n, size=int(limit), replace=False))
+
+
+#: name → loader(**kwargs) -> PairedDataset
+DATASETS: Registry[Callable[..., PairedDataset]] = Registry("dataset")
+
+
+def register_dataset(name: str) -> Callable[[Callable[..., PairedDataset]], Callable[..., PairedDataset]]:
+    """Decorator: ``@register_dataset("mad")`` makes ``create_dataset("mad", ...)`` call the loader."""
+    return DATASETS.register(name)

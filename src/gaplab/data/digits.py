@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._dataset import PairedDataset, check_split, split_indices, subsample
+from ._dataset import PairedDataset, check_split, register_dataset, split_indices, subsample
 from .captions import DIGIT_TEMPLATES, make_captions
 
 __all__ = ["DIGIT_NAMES", "load_digits_pairs"]
@@ -14,6 +14,7 @@ __all__ = ["DIGIT_NAMES", "load_digits_pairs"]
 DIGIT_NAMES: list[str] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
+@register_dataset("digits")
 def load_digits_pairs(
     *,
     split: str = "train",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from ._dataset import PairedDataset, check_split, subsample
+from ._dataset import PairedDataset, check_split, register_dataset, subsample
 from .captions import FASHION_TEMPLATES, make_captions
 
 __all__ = [
@@ -105,6 +105,7 @@ def _read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
+@register_dataset("fashion-mnist")
 def load_fashion_mnist_pairs(
     *,
     split: str = "train",

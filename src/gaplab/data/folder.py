@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
-from ._dataset import PairedDataset
+from ._dataset import PairedDataset, register_dataset
 from .images import list_images, open_image
 
 __all__ = ["read_captions_file", "load_image_folder"]
@@ -93,6 +93,7 @@ def _first(items: list[str], n: int = 3) -> str:
     return ", ".join(items[:n]) + more
 
 
+@register_dataset("folder")
 def load_image_folder(
     images: str | os.PathLike[str],
     captions: str | os.PathLike[str],

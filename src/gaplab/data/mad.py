@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError, InputError
+from ._dataset import register_dataset
 
 __all__ = [
     "FACTORS",
@@ -571,6 +572,7 @@ class MADTokenizer:
 # --------------------------------------------------------------------------- registry
 
 
+@register_dataset("mad")
 def load_mad_pairs(
     *,
     split: str = "train",
@@ -580,7 +582,7 @@ def load_mad_pairs(
     limit: int | None = None,
     seed: int = 0,
 ) -> Any:
-    """MAD as a :class:`~gaplab.data.PairedDataset` (``load_dataset("mad", ...)``).
+    """MAD as a :class:`~gaplab.data.PairedDataset` (``create_dataset("mad", ...)``).
 
     One caption per image with the digit and ``n_attributes`` attributes; the latent factors
     ride along in ``meta["factors"]``. ``limit`` caps ``n``. For training with captions
@@ -596,12 +598,4 @@ def load_mad_pairs(
     return make_mad(n_eff, seed=seed, image_size=image_size, split=split).to_paired(n_attributes=n_attributes)
 
 
-def _register() -> None:
-    from . import DATASETS
-
-    if "mad" not in DATASETS.list():
-        DATASETS.add("mad", load_mad_pairs)
-
-
-_register()
 __all__ += ["load_mad_pairs"]

@@ -38,8 +38,20 @@ def iter_batches(items: Any, batch_size: int):
         yield items[lo : lo + int(batch_size)]
 
 
-def encode_batched(fn: Callable[[Any], Any], items: Any, *, batch_size: int = 256, where: str = "encode") -> np.ndarray:
-    """``fn`` over batches of ``items``, outputs stacked as one float32 (N, d) array."""
+def encode_batched(
+    fn: Callable[[Any], Any],
+    items: Any,
+    *,
+    batch_size: int = 256,
+    where: str = "encode",
+    on_batch: Callable[[int], object] | None = None,
+) -> np.ndarray:
+    """``fn`` over batches of ``items``, outputs stacked as one float32 (N, d) array.
+
+    The one batched encoding loop (zero-shot prompts and images, ``embed_dataset``): no
+    gradients when torch is loaded, one row per input checked, ``on_batch(len(batch))``
+    after each batch (a progress bar's ``update``).
+    """
     if len(items) == 0:
         raise InputError(f"{where}: nothing to encode (0 items)")
     outs = []
@@ -51,6 +63,8 @@ def encode_batched(fn: Callable[[Any], Any], items: Any, *, batch_size: int = 25
                     f"{where}: the encoder must return one row per input, got shape {out.shape} for {len(batch)} inputs"
                 )
             outs.append(out.astype(np.float32, copy=False))
+            if on_batch is not None:
+                on_batch(len(batch))
     return np.concatenate(outs)
 
 

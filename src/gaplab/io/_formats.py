@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ _HEADER_LOCK = threading.Lock()
 
 __all__ = [
     "not_valid",
+    "no_key",
+    "no_arrays",
+    "KEY_HINT",
     "reason_of",
     "read_npy_header",
     "open_npy",
@@ -76,6 +80,24 @@ def not_valid(where: Any, suffix: str, reason: str | BaseException) -> str:
     """``"<where>: not a valid .npy file (<reason>)"``: the one wording for unreadable files."""
     why = reason_of(reason) if isinstance(reason, BaseException) else reason
     return f"{where}: not a valid {suffix} file ({why})"
+
+
+#: what a "no key" message adds where the key came from ``--image-key``/``--text-key``
+KEY_HINT = " (choose with --image-key/--text-key)"
+
+
+def no_key(where: Any, key: str, keys: Iterable[str], *, hint: str = "") -> str:
+    """``"<where>: no key 'x'; keys: a, b"``: the one wording for a missing array, column or entry.
+
+    >>> no_key("p.npz", "text", ["image", "caption"], hint=KEY_HINT)
+    "p.npz: no key 'text'; keys: image, caption (choose with --image-key/--text-key)"
+    """
+    return f"{where}: no key {key!r}; keys: {', '.join(k for k in keys if k) or '(none)'}{hint}"
+
+
+def no_arrays(where: Any, suffix: str) -> str:
+    """``"<where>: holds no arrays (an empty .npz file); …"``: a file with nothing in it."""
+    return f"{where}: holds no arrays (an empty {suffix} file); expected image and text embeddings"
 
 
 # ---- .npy --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,14 @@ import numpy as np
 from .._errors import InputError
 from .._fs import atomic_write
 from .._validation import to_numpy
+from . import blocks
 from ._formats import (
+    KEY_HINT,
     as_path,
     bf16_bits_to_float32,
     list_column_to_array,
+    no_arrays,
+    no_key,
     not_valid,
     open_npy,
     open_zip,
@@ -40,9 +45,10 @@ from ._formats import (
     reason_of,
 )
 
-__all__ = ["Pairs", "load_pairs", "load_embeddings", "save_pairs", "make_example_pairs"]
-
-FORMATS = (".npy", ".npz", ".pt", ".pth", ".safetensors", ".parquet")
+__all__ = [
+    "Pairs", "FileFormat", "FORMATS", "SHARD_SUFFIXES", "is_shard_source",
+    "load_pairs", "load_embeddings", "save_pairs", "make_example_pairs",
+]
 
 
 @dataclass
@@ -55,11 +61,11 @@ class Pairs:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _suffix(path: Path) -> str:
+def _format(path: Path) -> FileFormat:
     s = path.suffix.lower()
     if s not in FORMATS:
         raise InputError(f"{path}: unknown file type {s!r}; readable: {', '.join(FORMATS)}")
-    return s
+    return FORMATS[s]
 
 
 def _check_file(path: Any, what: str = "load_pairs: path") -> Path:
@@ -226,18 +232,60 @@ def _read_parquet(p: Path) -> dict[str, Any]:
     return {name: table.column(name) for name in table.column_names}
 
 
-_READERS = {".npz": _read_npz, ".pt": _read_pt, ".pth": _read_pt, ".safetensors": _read_safetensors,
-            ".parquet": _read_parquet}
+@dataclass(frozen=True)
+class FileFormat:
+    """One row of the format table: how a suffix is read whole and, for pair shards, streamed.
+
+    ``read(path)`` gives every array by key (``{"": array}`` for a bare array) for
+    :func:`load_pairs`; ``header`` and ``blocks`` (:mod:`gaplab.io.blocks`) read a file of
+    row-paired image/text embeddings without loading it, for :mod:`gaplab.scale`. A format
+    without them cannot be a shard.
+    """
+
+    suffix: str
+    kind: str
+    read: Callable[[Path], dict[str, Any]]
+    header: Callable[..., list[Any]] | None = None
+    blocks: Callable[..., Iterator[tuple[np.ndarray, np.ndarray]]] | None = None
+
+
+#: the format table: suffix → reader (and shard streamer), for load_pairs and gaplab.scale alike
+FORMATS: dict[str, FileFormat] = {
+    f.suffix: f
+    for f in (
+        FileFormat(".npy", "npy", lambda p: {"": _read_npy(p)}, blocks.npy_header, blocks.npy_blocks),
+        FileFormat(".npz", "npz", _read_npz, blocks.npz_header, blocks.npz_blocks),
+        FileFormat(".pt", "pt", _read_pt),
+        FileFormat(".pth", "pt", _read_pt),
+        FileFormat(".safetensors", "safetensors", _read_safetensors),
+        FileFormat(".parquet", "parquet", _read_parquet, blocks.parquet_header, blocks.parquet_blocks),
+    )
+}
+
+#: suffixes a pair shard may have (formats that stream)
+SHARD_SUFFIXES = tuple(s for s, f in FORMATS.items() if f.blocks is not None)
+
+
+def is_shard_source(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names shards (:func:`gaplab.scale.measure_shards`) rather than one pairs file.
+
+    A directory, or a glob pattern (``*``, ``?``, ``[``) that is not itself an existing file.
+
+    >>> is_shard_source("dump/part-*.npz"), is_shard_source("pairs.npz")
+    (True, False)
+    """
+    p = Path(path)
+    if p.is_dir():
+        return True
+    return not p.exists() and any(c in str(p) for c in "*?[")
 
 
 def _read_mapping(p: Path) -> dict[str, Any]:
     """All arrays of a file by key (``{"": array}`` for a bare array: .npy, a bare tensor)."""
-    s = _suffix(p)
-    if s == ".npy":
-        return {"": _read_npy(p)}
-    m = _READERS[s](p)
+    fmt = _format(p)
+    m = fmt.read(p)
     if not m:
-        raise InputError(f"{p}: holds no arrays (an empty {s} file); expected image and text embeddings")
+        raise InputError(no_arrays(p, fmt.suffix))
     return m
 
 
@@ -265,7 +313,7 @@ def _load_one(path: Any, key: str | None, what: str) -> np.ndarray:
         if key is None:
             raise InputError(f"{p}: holds several arrays ({', '.join(m)}); choose one with key=")
     if key not in m:
-        raise InputError(f"{p}: no key {key!r}; keys: {', '.join(k for k in m if k) or '(none)'}")
+        raise InputError(no_key(p, key, m))
     return _column_to_array(m[key], p, key)
 
 
@@ -308,10 +356,7 @@ def load_pairs(
         else:
             missing = [k for k in (image_key, text_key) if k not in m]
             if missing:
-                raise InputError(
-                    f"{p}: no key {missing[0]!r}; keys: {', '.join(m)} "
-                    "(choose with --image-key/--text-key)"
-                )
+                raise InputError(no_key(p, missing[0], m, hint=KEY_HINT))
             x = _column_to_array(m[image_key], p, image_key)
             y = _column_to_array(m[text_key], p, text_key)
             idx = _as_array(m["image_index"], f"{p}: 'image_index'") if "image_index" in m else None
@@ -360,7 +405,11 @@ def save_pairs(
     arrays.update({k: _as_array(v, f"save_pairs: {k}") for k, v in extra.items() if v is not None})
     # allow_pickle=False is savez's behaviour here anyway (object arrays were refused above);
     # naming it types the call: an extra entry can no longer be taken for that argument
-    return atomic_write(p, lambda tmp: np.savez(tmp, allow_pickle=False, **arrays))
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to "x.NPZ"
+            np.savez(f, allow_pickle=False, **arrays)
+
+    return atomic_write(p, write)
 
 
 def make_example_pairs(

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .catalogue import CATALOGUE, FAST_KEYS, MEASURE_KEYS, MetricInfo, markdown_table, metric_info
+from .catalogue import (
+    CATALOGUE,
+    FAST_KEYS,
+    MEASURE_KEYS,
+    MetricInfo,
+    markdown_table,
+    metric_info,
+    register_metric,
+)
 from .functional import (
     CollapseWarning,
     DimensionGap,
@@ -69,7 +77,7 @@ def get_metric(name: str) -> Callable[..., object]:
 
 __all__ = [
     "MetricSuite", "PairStats", "measure", "MEASURE_KEYS", "FAST_KEYS", "CATALOGUE", "MetricInfo", "metric_info",
-    "markdown_table", "list_metrics", "get_metric", "DimensionGap",
+    "markdown_table", "list_metrics", "get_metric", "register_metric", "DimensionGap",
     "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
     "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "moad",

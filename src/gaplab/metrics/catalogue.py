@@ -45,7 +45,9 @@ from .functional import (
     zero_shot_accuracy,
 )
 
-__all__ = ["MetricInfo", "CATALOGUE", "BASE_KEYS", "MEASURE_KEYS", "FAST_KEYS", "metric_info", "markdown_table"]
+__all__ = [
+    "MetricInfo", "CATALOGUE", "register_metric", "BASE_KEYS", "MEASURE_KEYS", "FAST_KEYS", "metric_info", "markdown_table",
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class MetricInfo:
 
 
 CATALOGUE: Registry[MetricInfo] = Registry("metric")
+
+
+def register_metric(name: str) -> Callable[[MetricInfo], MetricInfo]:
+    """Decorator-style registration of a :class:`MetricInfo` under ``name`` (the function's name)."""
+    return CATALOGUE.register(name)
+
 
 for _info in (
     MetricInfo("gap_vector", gap_vector, "Δ = mean(x̂) − mean(ŷ)", "Liang et al. 2022 (000); Schrodi et al. 2025 (004)",
@@ -172,7 +180,7 @@ for _info in (
                {"probe_image": "linear probe: train on train images, test on test images",
                 "probe_cross": "cross-modal probe: train on train texts, test on test images"}, in_measure=False),
 ):
-    CATALOGUE.add(_info.name, _info)
+    register_metric(_info.name)(_info)
 
 #: keys every ``measure`` result starts with
 BASE_KEYS: dict[str, str] = {"n": "number of pairs (captions)", "dim": "embedding dimension"}

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._errors import ConfigError, InputError, NotFittedError
-from .._registry import Registry
+from .._fs import atomic_write
+from .._registry import Registry, check_options
 from .._validation import check_embeddings, check_image_index, check_pair, normalize_rows
 from ..metrics import gap_vector
 
@@ -83,13 +84,7 @@ def create_mitigation(name: str, **params: Any) -> Mitigation:
     GapShift(alpha=0.5, renormalize=True)
     """
     cls = get_mitigation(name)
-    valid = cls._param_names()
-    unknown = [k for k in params if k not in valid]
-    if unknown:
-        raise ConfigError(
-            f"mitigation {name!r} has no parameter {unknown[0]!r}; "
-            f"valid: {', '.join(valid) or '(none)'}"
-        )
+    check_options(params, cls._param_names(), f"mitigation {name!r}")  # before None is dropped
     return cls(**{k: v for k, v in params.items() if v is not None})
 
 
@@ -128,12 +123,8 @@ class Mitigation:
 
     def set_params(self, **params: Any) -> Mitigation:
         """Change parameters (unknown names raise :class:`~gaplab.ConfigError`); returns ``self``."""
-        valid = self._param_names()
+        check_options(params, self._param_names(), f"mitigation {self.name!r}")
         for k, v in params.items():
-            if k not in valid:
-                raise ConfigError(
-                    f"mitigation {self.name!r} has no parameter {k!r}; valid: {', '.join(valid) or '(none)'}"
-                )
             setattr(self, k, v)
         return self
 
@@ -276,13 +267,13 @@ class Mitigation:
     def _maybe_renormalize(self, a: np.ndarray) -> np.ndarray:
         if not getattr(self, "renormalize", True):
             return a
-        norms = np.linalg.norm(a, axis=1, keepdims=True)
-        if np.any(norms == 0):
+        zero = np.einsum("ij,ij->i", a, a, dtype=np.float64) == 0
+        if zero.any():
             raise InputError(
                 f"{self.name}: a transformed row became the zero vector and cannot be renormalised "
-                f"(row {int(np.flatnonzero(norms[:, 0] == 0)[0])})"
+                f"(row {int(np.flatnonzero(zero)[0])})"
             )
-        return a / norms
+        return normalize_rows(a)
 
     # -- persistence -------------------------------------------------------------------------
     def _header(self) -> dict[str, Any]:
@@ -300,19 +291,20 @@ class Mitigation:
         arrays = {k: getattr(self, k) for k in self._state_names() if isinstance(getattr(self, k), np.ndarray)}
         header = self._header()
         suffix = p.suffix.lower()
-        p.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".npz":
-            with open(p, "wb") as f:
-                np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
-        elif suffix == ".json":
+            def write(tmp: str) -> None:
+                with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to "x.NPZ"
+                    np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
+
+            return atomic_write(p, write)
+        if suffix == ".json":
             header["arrays"] = {
                 k: {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.ravel().tolist()}
                 for k, a in arrays.items()
             }
-            p.write_text(json.dumps(header) + "\n")
-        else:
-            raise InputError(f"{self.name}.save: {p} must end in .npz or .json")
-        return p
+            text = json.dumps(header) + "\n"
+            return atomic_write(p, lambda tmp: Path(tmp).write_text(text))
+        raise InputError(f"{self.name}.save: {p} must end in .npz or .json")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Mitigation:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._split import seeded_split
 from .._validation import check_embeddings, check_pair, normalize_rows, to_numpy
 from ..metrics import (
     MEASURE_KEYS,
@@ -29,7 +30,6 @@ from ..metrics import (
     zero_shot_accuracy,
 )
 from ..metrics.functional.distance import sliced_wasserstein
-from ..metrics.functional.separability import random_split
 from ..metrics.functional.tasks import (
     check_labels,
     kmeans_agreement,
@@ -119,7 +119,7 @@ def split_pairs(
     """
     idx = np.arange(n_images) if image_index is None else np.asarray(image_index, dtype=np.int64)
     if train is None and test is None:
-        te, tr = random_split(n_images, test_fraction, seed, "evaluate", name="test_fraction")
+        te, tr = seeded_split(n_images, test_fraction, seed, where="evaluate", name="test_fraction")
     else:
         given_tr = _index_array(train, n_images, "train") if train is not None else None
         given_te = _index_array(test, n_images, "test") if test is not None else None

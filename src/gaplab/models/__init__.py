@@ -6,9 +6,9 @@ themselves the parameters (the sphere of paper 001, the simulations of 000 and 0
 """
 
 from .free import INITS, FreeEmbeddings, sphere_init
-from .towers import PROJECTIONS, MLPEncoder, SmallCNN, TwoTower, make_projection
+from .towers import PROJECTIONS, MLPEncoder, SmallCNN, TwoTower, create_projection
 
 __all__ = [
-    "TwoTower", "MLPEncoder", "SmallCNN", "make_projection", "PROJECTIONS",
+    "TwoTower", "MLPEncoder", "SmallCNN", "create_projection", "PROJECTIONS",
     "FreeEmbeddings", "sphere_init", "INITS",
 ]

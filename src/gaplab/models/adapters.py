@@ -10,7 +10,7 @@ An encoder has ``name``, ``encode_image(batch) -> (n, d)`` and ``encode_text(lis
   ``TwoTower`` of :mod:`gaplab.models`, the built-in models);
 * :class:`CallableEncoder`: any pair of Python callables.
 
-:func:`load_encoder` turns a ``--model`` value (built-in name, folder, cached name) into an
+:func:`create_encoder` turns a ``--model`` value (built-in name, folder, cached name) into an
 encoder; :func:`embed_dataset` encodes a :class:`~gaplab.data.PairedDataset` in batches with
 a progress bar. Nothing ever downloads: a model that is not on disk is an
 :class:`~gaplab.InputError` saying how to point at local weights.
@@ -33,7 +33,7 @@ from .._errors import ConfigError, InputError
 from .._validation import check_texts, to_numpy
 from ..data._dataset import PairedDataset
 from ..data.images import to_pil_images
-from ..data.zero_shot import iter_batches
+from ..data.zero_shot import encode_batched
 
 __all__ = [
     "Encoder",
@@ -41,7 +41,7 @@ __all__ = [
     "TorchEncoder",
     "HFCLIPEncoder",
     "SentenceTransformerEncoder",
-    "load_encoder",
+    "create_encoder",
     "embed_dataset",
     "embed_to_file",
     "resolve_device",
@@ -136,23 +136,34 @@ class CallableEncoder:
         return _as_float32(self.text_fn(texts), len(texts), f"{self.name}.encode_text")
 
 
-def resolve_device(device: str | None) -> Any:
+#: the torch device types gaplab runs on
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def resolve_device(device: Any = "auto") -> Any:
     """The ``torch.device`` for ``device``: ``None`` or ``"auto"`` → cuda when available, else cpu.
+
+    Takes a ``torch.device`` (returned as it is) or a string: ``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``, ``"mps"``. The one device resolver of the encoders and the trainer.
 
     Raises :class:`ConfigError` for an unknown device or a GPU (cuda, mps) that is not there.
     """
     import torch
 
+    if isinstance(device, torch.device):
+        return device
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:0, mps, ...") from None
+        dev = None
+    if dev is None or dev.type not in DEVICE_TYPES:
+        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N, mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
+        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA GPU; use cpu or auto")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {device!r} asked for, but MPS is not available; use --device cpu")
+        raise ConfigError(f"device {device!r} asked for, but MPS is not available; use cpu or auto")
     return dev
 
 
@@ -264,6 +275,17 @@ def _check_tokenizer_vocab(tokenizer: Any, src: str) -> None:
         )
 
 
+def _from_pretrained(auto: Any, src: str, cache_dir: Any, what: str, obj: str) -> Any:
+    """``auto.from_pretrained(src)`` offline, or an InputError saying how to save the missing part."""
+    try:
+        return auto.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(
+            f"{src}: no usable {what} ({type(e).__name__}); save it beside the weights with "
+            f"{obj}.save_pretrained(DIR)"
+        ) from None
+
+
 class HFCLIPEncoder:
     """Hugging Face ``CLIPModel`` / ``SiglipModel`` from local files, as an encoder.
 
@@ -339,22 +361,10 @@ class HFCLIPEncoder:
         except OSError as e:
             raise InputError(f"{src}: cannot load the model offline ({str(e).splitlines()[0]})") from None
         self.model.to(self.device).eval()
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
-        except (OSError, ValueError, TypeError) as e:
-            raise InputError(
-                f"{src}: no usable tokenizer ({type(e).__name__}); save it beside the weights with "
-                "tokenizer.save_pretrained(DIR)"
-            ) from None
+        self.tokenizer = _from_pretrained(AutoTokenizer, src, cache_dir, "tokenizer", "tokenizer")
         _check_tokenizer_vocab(self.tokenizer, src)
-        try:
-            with quiet_transformers(errors_only=True):
-                self.image_processor = AutoImageProcessor.from_pretrained(src, local_files_only=True, cache_dir=cache_dir)
-        except (OSError, ValueError, TypeError) as e:
-            raise InputError(
-                f"{src}: no usable image processor ({type(e).__name__}); save it beside the weights "
-                "with processor.save_pretrained(DIR)"
-            ) from None
+        with quiet_transformers(errors_only=True):
+            self.image_processor = _from_pretrained(AutoImageProcessor, src, cache_dir, "image processor", "processor")
         self._finish(max_length)
 
     def _finish(self, max_length: int | None) -> None:
@@ -451,7 +461,7 @@ class SentenceTransformerEncoder:
         return _as_float32(out, len(texts), f"{self.name}.encode_text")
 
 
-def load_encoder(
+def create_encoder(
     model: Any,
     *,
     device: str | None = "cpu",
@@ -488,7 +498,7 @@ def load_encoder(
             if hasattr(model, "parameters") and hasattr(model, "eval"):
                 return TorchEncoder(model, device=device, fp16=fp16)
             return model
-        raise InputError(f"load_encoder: need a name, a folder or an object with encode_image/encode_text, got {type(model).__name__}")
+        raise InputError(f"create_encoder: need a name, a folder or an object with encode_image/encode_text, got {type(model).__name__}")
     from .builtin import BUILTIN_MODELS, create_builtin_model
 
     name = str(model)
@@ -552,16 +562,12 @@ def embed_dataset(
         raise InputError(f"embed: dataset {dataset.name!r} is empty ({n_img} images, {n_txt} captions)")
     bar = tqdm(total=n_img + n_txt, unit="item", desc=f"embed {dataset.name}", disable=not progress if progress is not None else None)
     try:
-        image_parts, text_parts = [], []
-        for batch in iter_batches(dataset.images, batch_size):
-            image_parts.append(encoder.encode_image(batch))
-            bar.update(len(batch))
-        for batch in iter_batches(dataset.captions, batch_size):
-            text_parts.append(encoder.encode_text(batch))
-            bar.update(len(batch))
+        image_emb = encode_batched(encoder.encode_image, dataset.images, batch_size=batch_size, where="embed",
+                                   on_batch=bar.update)
+        text_emb = encode_batched(encoder.encode_text, dataset.captions, batch_size=batch_size, where="embed",
+                                  on_batch=bar.update)
     finally:
         bar.close()
-    image_emb, text_emb = np.concatenate(image_parts), np.concatenate(text_parts)
     if image_emb.shape[1] != text_emb.shape[1]:
         raise InputError(
             f"embed: {getattr(encoder, 'name', 'model')} gives image embeddings of width "

@@ -28,16 +28,19 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import InputError
-from .._registry import Registry
+from .._fs import atomic_write
+from .._registry import Registry, deprecated_alias
 from ..data.images import to_float_array
 from .text import MiniLMTextEncoder
 from .towers import SmallCNN, TwoTower
 
 __all__ = [
     "ImageTower",
+    "create_minilm_two_tower",
     "build_minilm_two_tower",
     "load_weights",
     "BUILTIN_MODELS",
+    "register_builtin_model",
     "list_builtin_models",
     "create_builtin_model",
     "save_builtin_model",
@@ -45,6 +48,19 @@ __all__ = [
 
 #: name → factory(**kwargs) -> TwoTower
 BUILTIN_MODELS: Registry[Callable[..., TwoTower]] = Registry("built-in model")
+
+
+def register_builtin_model(name: str, **defaults: Any) -> Callable[[Callable[..., TwoTower]], Callable[..., TwoTower]]:
+    """Decorator registering a model factory as ``name``, with ``defaults`` bound (like ``register_recipe``).
+
+    The factory itself is returned unchanged, so one function can serve several names.
+    """
+
+    def deco(fn: Callable[..., TwoTower]) -> Callable[..., TwoTower]:
+        BUILTIN_MODELS.register(name)(partial(fn, **defaults) if defaults else fn)
+        return fn
+
+    return deco
 
 
 class ImageTower(nn.Module):
@@ -149,7 +165,10 @@ def load_weights(model: nn.Module, checkpoint: str | os.PathLike[str]) -> nn.Mod
     return model
 
 
-def build_minilm_two_tower(
+@register_builtin_model("gaplab-minilm-rgb", in_channels=3, image_size=(32, 32))
+@register_builtin_model("gaplab-minilm-fashion", in_channels=1, image_size=(28, 28))
+@register_builtin_model("gaplab-minilm-digits", in_channels=1, image_size=(8, 8))
+def create_minilm_two_tower(
     *,
     in_channels: int = 1,
     image_size: Sequence[int] | None = (8, 8),
@@ -191,14 +210,14 @@ def build_minilm_two_tower(
 
     Examples
     --------
-    >>> model = build_minilm_two_tower(embed_dim=64)              # doctest: +SKIP
+    >>> model = create_minilm_two_tower(embed_dim=64)             # doctest: +SKIP
     >>> model.encode_text(["a handwritten seven."]).shape         # doctest: +SKIP
     torch.Size([1, 64])
     """
     text = text_encoder if text_encoder is not None else MiniLMTextEncoder()
     text_dim = int(getattr(text, "output_dim", 0) or 0)
     if text_dim < 1:
-        raise InputError("build_minilm_two_tower: text_encoder needs an output_dim attribute")
+        raise InputError("create_minilm_two_tower: text_encoder needs an output_dim attribute")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         image = ImageTower(in_channels, image_dim, image_size=image_size, channels=channels)
@@ -217,9 +236,8 @@ def build_minilm_two_tower(
     return model
 
 
-BUILTIN_MODELS.add("gaplab-minilm-digits", partial(build_minilm_two_tower, in_channels=1, image_size=(8, 8)))
-BUILTIN_MODELS.add("gaplab-minilm-fashion", partial(build_minilm_two_tower, in_channels=1, image_size=(28, 28)))
-BUILTIN_MODELS.add("gaplab-minilm-rgb", partial(build_minilm_two_tower, in_channels=3, image_size=(32, 32)))
+#: deprecated: kept while recipes call it
+build_minilm_two_tower = deprecated_alias(create_minilm_two_tower, "build_minilm_two_tower")
 
 
 def list_builtin_models(filter: str | None = None) -> list[str]:
@@ -232,17 +250,12 @@ def save_builtin_model(model: TwoTower, path: str | os.PathLike[str]) -> Path:
 
     ``create_builtin_model(name, checkpoint=path)`` then restores it whatever its settings.
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "gaplab_config": dict(getattr(model, "gaplab_config", {})),
-            "gaplab_name": getattr(model, "gaplab_name", None),
-        },
-        p,
-    )
-    return p
+    payload = {
+        "model": model.state_dict(),
+        "gaplab_config": dict(getattr(model, "gaplab_config", {})),
+        "gaplab_name": getattr(model, "gaplab_name", None),
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _checkpoint_config(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
@@ -270,10 +283,10 @@ def create_builtin_model(name: str, **kwargs: Any) -> TwoTower:
     ...
     gaplab._errors.UnknownNameError: unknown built-in model 'gaplab-minilm-digit'; valid: gaplab-minilm-digits, gaplab-minilm-fashion, gaplab-minilm-rgb. Did you mean 'gaplab-minilm-digits'?
     """
-    factory = BUILTIN_MODELS.get(name)
+    BUILTIN_MODELS.get(name)  # an unknown name fails before a checkpoint is read
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if "checkpoint" in kwargs:
         kwargs = {**_checkpoint_config(kwargs["checkpoint"]), **kwargs}
-    model = factory(**kwargs)
+    model = BUILTIN_MODELS.create(name, **kwargs)
     model.gaplab_name = name
     return model

@@ -35,15 +35,12 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import ConfigError
+from .._validation import normalize_rows
 
 __all__ = ["FreeEmbeddings", "sphere_init", "INITS"]
 
 #: valid initialisation names
 INITS = ("polar", "nearby", "overlapped", "random", "gap_amended")
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
 def _cap(rng: np.random.Generator, n: int, center: np.ndarray, spread: float) -> np.ndarray:
@@ -52,8 +49,8 @@ def _cap(rng: np.random.Generator, n: int, center: np.ndarray, spread: float) ->
     sin_t = np.sqrt(np.clip(1.0 - cos_t**2, 0.0, None))
     g = rng.normal(size=(n, d))
     g -= np.outer(g @ center, center)  # orthogonal to the centre
-    u = _unit(g)
-    return _unit(cos_t[:, None] * center[None, :] + sin_t[:, None] * u)
+    u = normalize_rows(g)
+    return normalize_rows(cos_t[:, None] * center[None, :] + sin_t[:, None] * u)
 
 
 def procrustes_rotation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -99,7 +96,7 @@ def sphere_init(
     north = np.zeros(dim)
     north[-1] = 1.0
     if init == "random":
-        return _unit(rng.normal(size=(n, dim))), _unit(rng.normal(size=(n, dim)))
+        return normalize_rows(rng.normal(size=(n, dim))), normalize_rows(rng.normal(size=(n, dim)))
     if init == "polar":
         return _cap(rng, n, north, spread), _cap(rng, n, -north, spread)
     if init == "overlapped":
@@ -112,7 +109,7 @@ def sphere_init(
     if base == "gap_amended":
         raise ConfigError("sphere_init: base cannot itself be 'gap_amended'")
     x, y = sphere_init(n, dim, base, seed=seed, spread=spread, separation=separation)
-    return x, _unit(y @ procrustes_rotation(x, y))
+    return x, normalize_rows(y @ procrustes_rotation(x, y))
 
 
 class FreeEmbeddings(nn.Module):

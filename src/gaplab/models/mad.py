@@ -16,7 +16,7 @@ the recipes' default, see their docstrings).
 Examples
 --------
 >>> import torch
->>> model = build_mad_clip(image_size=28, embed_dim=16)
+>>> model = create_mad_clip(image_size=28, embed_dim=16)
 >>> img, txt = model(torch.zeros(2, 3, 28, 28), torch.tensor([[0, 2, 1, 1, 1, 1, 1, 1]] * 2))
 >>> tuple(img.shape), tuple(txt.shape)
 ((2, 16), (2, 16))
@@ -28,10 +28,11 @@ import torch
 from torch import nn
 
 from .._errors import ConfigError
+from .._registry import deprecated_alias
 from ..data.mad import VOCAB, MADTokenizer
 from .towers import TwoTower
 
-__all__ = ["MADTextEncoder", "MADImageEncoder", "MADConvEncoder", "build_mad_clip"]
+__all__ = ["MADTextEncoder", "MADImageEncoder", "MADConvEncoder", "create_mad_clip", "build_mad_clip"]
 
 
 def _blocks(width: int, layers: int, heads: int) -> nn.TransformerEncoder:
@@ -133,7 +134,7 @@ class MADConvEncoder(nn.Module):
         return self.features(images).mean(dim=(2, 3))
 
 
-def build_mad_clip(
+def create_mad_clip(
     *,
     image_size: int = 28,
     embed_dim: int = 32,
@@ -147,7 +148,7 @@ def build_mad_clip(
 
     ``image_encoder`` is ``"vit"`` (the paper's kind) or ``"cnn"``. The temperature is the
     trainer's (``gaplab.train.Trainer(temperature="learnable")``), as in the engine.
-    Paper scale: ``build_mad_clip(width=256, layers=6, heads=4)`` (the paper's text tower
+    Paper scale: ``create_mad_clip(width=256, layers=6, heads=4)`` (the paper's text tower
     has 8 heads; build the towers directly for that).
     """
     if image_encoder == "vit":
@@ -156,6 +157,10 @@ def build_mad_clip(
     elif image_encoder == "cnn":
         img = MADConvEncoder(width=width)
     else:
-        raise ConfigError(f"build_mad_clip: image_encoder must be one of vit, cnn, got {image_encoder!r}")
+        raise ConfigError(f"create_mad_clip: image_encoder must be one of vit, cnn, got {image_encoder!r}")
     txt = MADTextEncoder(width=width, layers=layers, heads=heads)
     return TwoTower(img, txt, image_dim=width, text_dim=width, embed_dim=embed_dim, projection="linear")
+
+
+#: deprecated: kept while recipes call it
+build_mad_clip = deprecated_alias(create_mad_clip, "build_mad_clip")

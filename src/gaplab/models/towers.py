@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .._errors import ConfigError
 
-__all__ = ["TwoTower", "MLPEncoder", "SmallCNN", "make_projection", "PROJECTIONS", "ACTIVATIONS"]
+__all__ = ["TwoTower", "MLPEncoder", "SmallCNN", "create_projection", "PROJECTIONS", "ACTIVATIONS"]
 
 #: valid values of ``TwoTower(projection=...)``
 PROJECTIONS = ("linear", "mlp", "none")
@@ -36,7 +36,7 @@ def _activation(name: str) -> nn.Module:
         raise ConfigError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}") from None
 
 
-def make_projection(kind: str, in_dim: int, out_dim: int) -> nn.Module:
+def create_projection(kind: str, in_dim: int, out_dim: int) -> nn.Module:
     """Projection head: ``linear`` (no bias, as CLIP), ``mlp`` (Linear-GELU-Linear) or ``none``."""
     if kind == "linear":
         return nn.Linear(in_dim, out_dim, bias=False)
@@ -90,8 +90,8 @@ class TwoTower(nn.Module):
         self.text_encoder = text_encoder
         self.image_dim, self.text_dim, self.embed_dim = int(image_dim), int(text_dim), int(embed_dim)
         self.projection = projection
-        self.image_projection = make_projection(projection, self.image_dim, self.embed_dim)
-        self.text_projection = make_projection(projection, self.text_dim, self.embed_dim)
+        self.image_projection = create_projection(projection, self.image_dim, self.embed_dim)
+        self.text_projection = create_projection(projection, self.text_dim, self.embed_dim)
 
     def encode_image(self, images: Any) -> Tensor:
         """Image embeddings ``(B, embed_dim)``, unnormalised: the image encoder, then its projection."""

@@ -19,6 +19,7 @@ import html
 import io
 import math
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -473,6 +474,11 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _writer(data: bytes) -> Callable[[str], object]:
+    """An :func:`~gaplab._fs.atomic_write` callback writing ``data``."""
+    return lambda tmp: Path(tmp).write_bytes(data)
+
+
 def render_markdown(rep: Report, fig_dir: Path, rel: str) -> str:
     """The report as Markdown, its figures written as PNG/GIF files into ``fig_dir`` (linked as ``rel/…``)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -502,7 +508,7 @@ def render_markdown(rep: Report, fig_dir: Path, rel: str) -> str:
                 k += 1
                 name = f"{stem}_{k}{ext}"
             used.add(name)
-            (fig_dir / name).write_bytes(f.png)
+            atomic_write(fig_dir / name, _writer(f.png))
             out += [f"![{md_escape(f.caption or f.name)}]({link}/{urllib.parse.quote(name)})", ""]
     return "\n".join(out)
 

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._split import seeded_split
 from .._validation import normalize_rows
 from ..metrics import MEASURE_KEYS, MetricSuite
 from ..metrics.functional._stats import BLOCK_ROWS
 from ..metrics.functional.entropy import _logit_entropy
-from ..metrics.functional.separability import random_split
 from ..metrics.functional.uniformity import _uniformity
 from ..metrics.measure import pairwise_metrics
 from .engines import ShardTask, run_engine
@@ -175,7 +175,7 @@ def _sampled_metrics(
     ci: dict[str, list[float]] = {}
     for key, a in (("uniformity_image", xn), ("uniformity_text", yn)):
         ci[key] = _t_interval(out[key], [_uniformity(a[g], 2.0, None) for g in groups])
-    _, te = random_split(min(s, 50_000), 0.8, seed, "linear_separability")
+    _, te = seeded_split(min(s, 50_000), 0.8, seed, where="linear_separability")
     ci["linear_separability"] = _wilson(out["linear_separability"], 2 * te.size)
     for key, (q, c) in (("logit_entropy_i2t", (xn, yn)), ("logit_entropy_t2i", (yn, xn))):
         ci[key] = _t_interval(out[key], [_logit_entropy(q[g], c, temperature, None)["i2t"] for g in groups])

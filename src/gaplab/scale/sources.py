@@ -9,10 +9,12 @@ Three layouts are recognised (:func:`discover_shards`):
   files (``image``/``text`` list columns) or ``.npy`` files of shape (2, N, d).
 * **a glob** (``"dump/part-*.npz"``, ``"dump/img_emb/*.npy"``) matching either of the above.
 
-Reading never loads a shard: ``.npy`` data is read with positioned reads (``os.pread``) of
-``block_rows`` rows at a time, ``.npz`` members are streamed, parquet is read in record
-batches. float16 stays float16 until :func:`~gaplab.metrics.functional._stats.accumulate`
-upcasts a block to float64, so memory is a few blocks per worker whatever the dump's size.
+Which suffixes are pair shards, and how each is read, is :data:`gaplab.io.readers.FORMATS`
+(the readers themselves are :mod:`gaplab.io.blocks`): reading never loads a shard, ``.npy``
+data is read with positioned reads of ``block_rows`` rows at a time, ``.npz`` members are
+streamed, parquet is read in record batches. float16 stays float16 until
+:func:`~gaplab.metrics.functional._stats.accumulate` upcasts a block to float64, so memory
+is a few blocks per worker whatever the dump's size.
 
 Every problem is a :class:`BadShardError` whose message starts with the offending file.
 """
@@ -22,30 +24,22 @@ from __future__ import annotations
 import glob as _glob
 import os
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from .._errors import InputError
-from ..io._formats import (
-    check_list_type,
-    list_column_to_array,
-    not_valid,
-    open_npy,
-    open_zip,
-    read_npy_header,
-)
+from ..io._formats import not_valid
+from ..io.blocks import iter_npy, npy_layouts
+from ..io.readers import FORMATS, SHARD_SUFFIXES, FileFormat
 
 __all__ = ["Shard", "ShardHeader", "BadShardError", "discover_shards", "read_header", "iter_blocks"]
 
 _CLIP_IMG = re.compile(r"^img_emb_(\d+)\.npy$")
 _CLIP_TXT = re.compile(r"^text_emb_(\d+)\.npy$")
-_PAIR_SUFFIXES = (".npz", ".parquet", ".npy")
-_KIND_SUFFIX = {"clip-retrieval": ".npy", "npy": ".npy", "npz": ".npz", "parquet": ".parquet"}
 
 
 class BadShardError(InputError):
@@ -120,13 +114,13 @@ def discover_shards(
         if (p / "img_emb").is_dir() or (p / "text_emb").is_dir():
             return _clip_retrieval(p)
         files = sorted(
-            (f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _PAIR_SUFFIXES),
+            (f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SHARD_SUFFIXES),
             key=_natural_key,
         )
         if not files:
             raise InputError(
                 f"{p}: no shards found: expected img_emb/ and text_emb/ (clip-retrieval) or "
-                f"pair files ({', '.join(_PAIR_SUFFIXES)})"
+                f"pair files ({', '.join(SHARD_SUFFIXES)})"
             )
         return _from_files(files, p, src)
     if _has_magic(src):
@@ -192,104 +186,31 @@ def _from_files(files: list[Path], root: Path, src: str) -> list[Shard]:
     out = []
     for f in files:
         suffix = f.suffix.lower()
-        if suffix not in _PAIR_SUFFIXES:
-            raise InputError(f"{src}: {f} is not a shard file (expected {', '.join(_PAIR_SUFFIXES)})")
+        if suffix not in SHARD_SUFFIXES:
+            raise InputError(f"{src}: {f} is not a shard file (expected {', '.join(SHARD_SUFFIXES)})")
         try:
             name = str(f.relative_to(root))
         except ValueError:
             name = str(f)
-        out.append(Shard(name=name, kind=suffix[1:], image=f, text=f))
+        out.append(Shard(name=name, kind=FORMATS[suffix].kind, image=f, text=f))
     return out
 
 
-# ---- readers -----------------------------------------------------------------------------
+def _clip_layouts(shard: Shard) -> tuple[Any, Any]:
+    """The image and text ``.npy`` layouts of a clip-retrieval shard (one file per modality)."""
+    (x,), (y,) = npy_layouts(shard.image, False, BadShardError), npy_layouts(shard.text, False, BadShardError)
+    return x, y
 
 
-@dataclass(frozen=True)
-class _NpyLayout:
-    """Where a C-ordered (…, N, d) array sits in a file: rows are contiguous from ``offset``."""
-
-    path: Path
-    offset: int  # byte offset of row 0 of this modality
-    n: int
-    dim: int
-    dtype: np.dtype
+#: shard kind → its row of the format table (clip-retrieval shards are pairs of .npy files)
+_SHARD_FORMATS = {FORMATS[s].kind: FORMATS[s] for s in SHARD_SUFFIXES}
 
 
-def _parse_npy_header(f: Any, where: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
-    shape, fortran, dtype, _ = read_npy_header(f, where=where, error=BadShardError)
-    return shape, fortran, dtype
-
-
-def _check_dtype(dtype: np.dtype, where: Path) -> None:
-    if dtype.kind != "f" or dtype.hasobject:
-        raise BadShardError(f"{where}: embeddings must be float16/32/64, got dtype {dtype}")
-
-
-def _npy_layouts(path: Path, kind: str) -> list[_NpyLayout]:
-    """Layouts of the modalities of a .npy file: one (N, d) array, or (2, N, d) pairs."""
-    shape, fortran, dtype, start = open_npy(path, error=BadShardError)  # also checks the size
-    _check_dtype(dtype, path)
-    want = (2,) if kind == "npy" else ()
-    if len(shape) != len(want) + 2 or shape[: len(want)] != want:
-        expected = "(2, N, d)" if kind == "npy" else "(N, d)"
-        raise BadShardError(f"{path}: expected an array of shape {expected}, got {shape}")
-    if fortran and int(np.prod(shape[:-1])) > 1 and shape[-1] > 1:
-        raise BadShardError(f"{path}: array is Fortran-ordered; rows must be contiguous (C order)")
-    n, d = int(shape[-2]), int(shape[-1])
-    per = n * d * dtype.itemsize
-    count = 2 if kind == "npy" else 1
-    return [_NpyLayout(path, start + i * per, n, d, dtype) for i in range(count)]
-
-
-def _npz_member(zf: zipfile.ZipFile, key: str, path: Path) -> str:
-    names = [n for n in zf.namelist() if n.endswith(".npy")]
-    if not names:
-        raise BadShardError(f"{path}: holds no arrays (an empty .npz file); expected image and text embeddings")
-    member = f"{key}.npy"
-    if member not in names:
-        keys = ", ".join(n[:-4] for n in names) or "(none)"
-        raise BadShardError(f"{path}: no array {key!r}; arrays: {keys} (choose with --image-key/--text-key)")
-    return member
-
-
-def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[int, int, np.dtype]:
-    with zf.open(member) as f:
-        shape, fortran, dtype = _parse_npy_header(f, f"{path}: array {member[:-4]!r}")
-    _check_dtype(dtype, path)
-    if len(shape) != 2:
-        raise BadShardError(f"{path}: array {member[:-4]!r} must be 2-D (N, d), got shape {shape}")
-    if fortran and shape[0] > 1 and shape[1] > 1:
-        raise BadShardError(f"{path}: array {member[:-4]!r} is Fortran-ordered; rows must be contiguous")
-    return int(shape[0]), int(shape[1]), dtype
-
-
-def _parquet_dim(pf: Any, key: str, path: Path) -> tuple[int, np.dtype]:
-    """The width d and dtype of a Parquet list column.
-
-    A fixed-size list gives d from its type, else d is the first row's length (every row is
-    checked as it is read); non-float value types read as float32.
-    """
-    import pyarrow as pa
-
-    t = pf.schema_arrow.field(key).type
-    width = check_list_type(t, where=path, key=key, error=BadShardError)
-    value = t.value_type
-    dtype = np.dtype(value.to_pandas_dtype()) if pa.types.is_floating(value) else np.dtype("float32")
-    if width is not None:
-        return width, dtype
-    if pf.metadata.num_rows == 0:
-        return 0, dtype
-    batch = next(pf.iter_batches(batch_size=1, columns=[key]))
-    return int(list_column_to_array(batch.column(0), where=path, key=key, error=BadShardError).shape[1]), dtype
-
-
-def _open_parquet(path: Path) -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(f"{path}: reading .parquet needs pyarrow (pip install 'gaplab[io]')") from None
-    return pq.ParquetFile(path)
+def _format_of(shard: Shard) -> FileFormat:
+    fmt = _SHARD_FORMATS.get("npy" if shard.kind == "clip-retrieval" else shard.kind)
+    if fmt is None:  # pragma: no cover - discover_shards only makes the kinds above
+        raise BadShardError(f"{shard.image}: unknown shard kind {shard.kind!r}")
+    return fmt
 
 
 def read_header(shard: Shard, *, image_key: str = "image", text_key: str = "text") -> ShardHeader:
@@ -304,40 +225,16 @@ def read_header(shard: Shard, *, image_key: str = "image", text_key: str = "text
         if not f.is_file():
             raise BadShardError(f"{f}: no such file")
     try:
-        if shard.kind in ("clip-retrieval", "npy"):
-            if shard.kind == "npy":
-                x, y = _npy_layouts(shard.image, "npy")
-            else:
-                (x,), (y,) = _npy_layouts(shard.image, "clip"), _npy_layouts(shard.text, "clip")
-            sides = [(x.n, x.dim, x.dtype, x.path), (y.n, y.dim, y.dtype, y.path)]
-        elif shard.kind == "npz":
-            with open_zip(shard.image, error=BadShardError) as zf:
-                if "image_index.npy" in zf.namelist():
-                    raise BadShardError(
-                        f"{shard.image}: has an image_index (several captions per image); "
-                        "gaplab.scale needs row-paired shards"
-                    )
-                sides = [
-                    (*_npz_header(zf, _npz_member(zf, k, shard.image), shard.image), shard.image)
-                    for k in (image_key, text_key)
-                ]
-        elif shard.kind == "parquet":
-            pf = _open_parquet(shard.image)
-            cols = pf.schema_arrow.names
-            for k in (image_key, text_key):
-                if k not in cols:
-                    raise BadShardError(
-                        f"{shard.image}: no column {k!r}; columns: {', '.join(cols)} "
-                        "(choose with --image-key/--text-key)"
-                    )
-            n = int(pf.metadata.num_rows)
-            sides = [(n, *_parquet_dim(pf, k, shard.image), shard.image) for k in (image_key, text_key)]
-        else:  # pragma: no cover - discover_shards only makes the kinds above
-            raise BadShardError(f"{shard.image}: unknown shard kind {shard.kind!r}")
+        if shard.kind == "clip-retrieval":
+            sides = [(lay.n, lay.dim, lay.dtype, lay.path) for lay in _clip_layouts(shard)]
+        else:
+            header = _format_of(shard).header
+            assert header is not None  # a shard format streams
+            sides = header(shard.image, (image_key, text_key), BadShardError)
     except InputError:
         raise
     except Exception as e:  # corrupt zip, bad parquet footer, ...
-        raise BadShardError(not_valid(shard.image, _KIND_SUFFIX.get(shard.kind, ""), e)) from None
+        raise BadShardError(not_valid(shard.image, _format_of(shard).suffix, e)) from None
     (nx, dx, tx, px), (ny, dy, _, py) = sides
     if nx != ny:
         where = f"{px} and {py}" if px != py else str(px)
@@ -346,74 +243,6 @@ def read_header(shard: Shard, *, image_key: str = "image", text_key: str = "text
         where = f"{px} and {py}" if px != py else str(px)
         raise BadShardError(f"{where}: image and text differ in d: {dx} vs {dy}")
     return ShardHeader(n=nx, dim=dx, dtype=str(tx))
-
-
-def _pread_rows(fd: int, layout: _NpyLayout, lo: int, hi: int, buf: bytearray) -> np.ndarray:
-    """Rows [lo, hi) read into ``buf`` (reused from call to call: no fresh pages per chunk)."""
-    row = layout.dim * layout.dtype.itemsize
-    want = (hi - lo) * row
-    view = memoryview(buf)[:want]
-    got = os.preadv(fd, [view], layout.offset + lo * row)
-    if got != want:  # the file shrank since its header was checked
-        raise BadShardError(f"{layout.path}: truncated .npy: short read at row {lo}")
-    return np.frombuffer(view, dtype=layout.dtype).reshape(hi - lo, layout.dim)
-
-
-def _iter_npy(layouts: tuple[_NpyLayout, _NpyLayout], block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    fds: dict[Path, int] = {}
-    try:
-        for lay in layouts:
-            if lay.path not in fds:
-                fds[lay.path] = os.open(lay.path, os.O_RDONLY)
-        x, y = layouts
-        rows = min(block_rows, x.n)
-        bx = bytearray(rows * x.dim * x.dtype.itemsize)
-        by = bytearray(rows * y.dim * y.dtype.itemsize)
-        for lo in range(0, x.n, block_rows):
-            hi = min(lo + block_rows, x.n)
-            yield _pread_rows(fds[x.path], x, lo, hi, bx), _pread_rows(fds[y.path], y, lo, hi, by)
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-
-
-def _iter_npz(path: Path, keys: tuple[str, str], block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    with zipfile.ZipFile(path) as zf:
-        opened: list[IO[bytes]] = []
-        members: list[tuple[IO[bytes], int, int, np.dtype]] = []
-        try:
-            for k in keys:
-                f = zf.open(f"{k}.npy")
-                opened.append(f)
-                shape, _, dtype = _parse_npy_header(f, f"{path}: array {k!r}")
-                members.append((f, int(shape[0]), int(shape[1]), dtype))
-            (fx, n, d, tx), (fy, _, _, ty) = members
-            for lo in range(0, n, block_rows):
-                rows = min(block_rows, n - lo)
-                out = []
-                for f, t in ((fx, tx), (fy, ty)):
-                    want = rows * d * t.itemsize
-                    buf = f.read(want)
-                    if len(buf) != want:
-                        raise BadShardError(f"{path}: truncated member: short read at row {lo}")
-                    out.append(np.frombuffer(buf, dtype=t).reshape(rows, d))
-                yield out[0], out[1]
-        finally:
-            for f in opened:
-                f.close()
-
-
-def _iter_parquet(path: Path, keys: tuple[str, str], dim: int, block_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Record batches as row-paired blocks; every row's length is checked against ``dim``."""
-    pf = _open_parquet(path)
-    lo = 0
-    for batch in pf.iter_batches(batch_size=block_rows, columns=list(keys)):
-        x, y = (
-            list_column_to_array(batch.column(k), where=path, key=k, dim=dim, row_offset=lo, error=BadShardError)
-            for k in keys
-        )
-        lo += batch.num_rows
-        yield x, y
 
 
 def iter_blocks(
@@ -429,17 +258,13 @@ def iter_blocks(
     Blocks may be views of buffers reused by the next block: copy what you keep.
     """
     try:
-        if shard.kind == "npy":
-            x, y = _npy_layouts(shard.image, "npy")  # always two: image then text
-            yield from _iter_npy((x, y), block_rows)
-        elif shard.kind == "clip-retrieval":
-            (x,), (y,) = _npy_layouts(shard.image, "clip"), _npy_layouts(shard.text, "clip")
-            yield from _iter_npy((x, y), block_rows)
-        elif shard.kind == "npz":
-            yield from _iter_npz(shard.image, (image_key, text_key), block_rows)
+        if shard.kind == "clip-retrieval":
+            yield from iter_npy(_clip_layouts(shard), block_rows, BadShardError)
         else:
-            yield from _iter_parquet(shard.image, (image_key, text_key), header.dim, block_rows)
+            blocks = _format_of(shard).blocks
+            assert blocks is not None  # a shard format streams
+            yield from blocks(shard.image, (image_key, text_key), header.dim, block_rows, BadShardError)
     except InputError:
         raise
     except Exception as e:
-        raise BadShardError(not_valid(shard.image, _KIND_SUFFIX.get(shard.kind, ""), e)) from None
+        raise BadShardError(not_valid(shard.image, _format_of(shard).suffix, e)) from None

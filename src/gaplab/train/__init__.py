@@ -7,9 +7,11 @@ the gap over training.
   ``list_losses()`` → clip, cua, cuaxu, siglip, simclr, slip; ``get_loss(name)``,
   ``@register_loss(name)``.
 * Temperatures (:mod:`.temperature`): ``list_temperatures()`` → fixed, flt, learnable,
-  schedule, slrt, tr, ts; ``make_temperature(spec, total_steps=None)``.
+  schedule, slrt, tr, ts; ``create_temperature(spec, total_steps=None)``,
+  ``@register_temperature(name)``.
 * Schedules (:mod:`.schedules`): pure ``step -> value`` (``linear_schedule(init_value,
-  end_value, steps)``, cosine, exponential, step, warmup_cosine, ``join_schedules``).
+  end_value, steps)``, cosine, exponential, step, warmup_cosine, ``join_schedules``);
+  ``create_schedule(name, **kwargs)``, ``@register_schedule(name)``.
 * Swaps (:mod:`.swap`): ``hard_swap(x, y, p, generator)``, ``soft_swap(..., mode=...)``.
 * :class:`TrainSpec` (:mod:`.spec`): every training option, validated once; ``load_spec(path)``
   reads a YAML/TOML/JSON config; ``spec.resolve()`` → run length, temperature, lr.
@@ -71,12 +73,13 @@ from .schedules import (
     Schedule,
     constant_schedule,
     cosine_schedule,
+    create_schedule,
     exponential_schedule,
     get_schedule,
     join_schedules,
     linear_schedule,
     list_schedules,
-    make_schedule,
+    register_schedule,
     step_schedule,
     warmup_cosine_schedule,
 )
@@ -87,9 +90,10 @@ from .temperature import (
     LearnableTemperature,
     ScheduledTemperature,
     Temperature,
+    create_temperature,
     get_temperature,
     list_temperatures,
-    make_temperature,
+    register_temperature,
 )
 from .trainer import Trainer, resolve_device
 
@@ -104,9 +108,9 @@ __all__ = [
     "get_loss", "list_losses", "nt_xent", "register_loss", "siglip_loss", "simclr_loss",
     "slip_loss", "uniformity_loss",
     "Schedule", "constant_schedule", "cosine_schedule", "exponential_schedule", "get_schedule",
-    "join_schedules", "linear_schedule", "list_schedules", "make_schedule", "step_schedule",
+    "join_schedules", "linear_schedule", "list_schedules", "create_schedule", "register_schedule", "step_schedule",
     "warmup_cosine_schedule",
     "apply_swap", "hard_swap", "soft_swap",
     "FixedTemperature", "LearnableTemperature", "ScheduledTemperature", "Temperature",
-    "get_temperature", "list_temperatures", "make_temperature",
+    "get_temperature", "list_temperatures", "create_temperature", "register_temperature",
 ]

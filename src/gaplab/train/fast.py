@@ -63,6 +63,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
+from .._registry import check_options
+from .._validation import normalize_rows
 
 __all__ = ["train_free_embeddings_fast", "sphere_grid_fast", "FastRun", "FAST_LOSSES", "KernelLoss", "KernelTemperature",
            "kernel_loss", "kernel_temperature", "run_kernel"]
@@ -127,10 +129,6 @@ def _per_run(value: Any, r: int, name: str) -> list[Any]:
     return [value] * r
 
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.linalg.norm(a, axis=-1, keepdims=True)
-
-
 # -- what the kernels need of a run: shared with gaplab.train.engines.NumbaEngine ------------------
 
 @dataclass
@@ -150,10 +148,8 @@ def kernel_loss(name: str, options: dict[str, Any] | None) -> KernelLoss:
             f"train_free_embeddings_fast: loss {name!r} has no fast path; valid: {', '.join(FAST_LOSSES)} "
             "(use gaplab.train.Trainer for the others)"
         )
-    valid = {"clip": set(), "simclr": set(), "slip": {"views", "simclr_weight", "simclr_temperature"}}[name]
-    bad = sorted(set(kw) - valid)
-    if bad:
-        raise ConfigError(f"fast loss {name!r} got unknown option(s) {bad}; valid: {', '.join(sorted(valid)) or '(none)'}")
+    valid = {"clip": [], "simclr": [], "slip": ["views", "simclr_weight", "simclr_temperature"]}[name]
+    check_options(kw, valid, f"fast loss {name!r}")
     if name == "clip":
         loss_id = _CLIP
     elif name == "simclr":
@@ -213,11 +209,11 @@ def kernel_temperature(t: Any, lr: float, steps: int) -> KernelTemperature:
         LearnableTemperature,
         ScheduledTemperature,
         Temperature,
-        make_temperature,
+        create_temperature,
     )
 
     if isinstance(t, (str, dict, Temperature)):
-        t = make_temperature(t, total_steps=steps)
+        t = create_temperature(t, total_steps=steps)
         if isinstance(t, LearnableTemperature):
             return KernelTemperature(learn=1, nu=float(t.nu.detach()), beta_kind=("exp", "softplus", "scaled_exp").index(t.beta),
                                      beta_scale=t.scale, max_scale=t.max_scale, nu_max=t._nu_max, lr_nu=lr * t.lr_scale)
@@ -307,7 +303,7 @@ def train_free_embeddings_fast(
         ``clip``, ``simclr`` or ``slip`` (:data:`FAST_LOSSES`), per run.
     temperature : float, schedule, name/dict/Temperature, or a sequence of those
         τ per run: fixed, a pure ``step -> τ`` schedule (see :mod:`gaplab.train.schedules`), or
-        a strategy of :func:`~gaplab.train.make_temperature` — learnable ones (``learnable``,
+        a strategy of :func:`~gaplab.train.create_temperature` — learnable ones (``learnable``,
         ``tr``, ``slrt``; β = exp/softplus/scaled_exp, clamp, ``lr_scale``) train ν by SGD
         exactly as the Trainer does.
     lr, seed, mismatch : per run values or one for all
@@ -383,7 +379,7 @@ def train_free_embeddings_fast(
         return [t.value(step, nus[i, 0]) for i, t in enumerate(ktemps)]
 
     if 0 in snaps:
-        out.snapshots[0] = (_unit(P).copy(), _unit(Q).copy())
+        out.snapshots[0] = (normalize_rows(P).copy(), normalize_rows(Q).copy())
         out.temperatures[0] = taus_now(0)
     bounds = sorted(set(snaps) | set(range(0, steps, chunk_steps)) | {steps})
     t0 = time.perf_counter()
@@ -400,11 +396,11 @@ def train_free_embeddings_fast(
                 f"(temperature {taus[bad[0], -1]:.6g}, lr {lrs[bad[0]]}); lower lr or raise the temperature"
             )
         if hi in snaps:
-            out.snapshots[hi] = (_unit(P).copy(), _unit(Q).copy())
+            out.snapshots[hi] = (normalize_rows(P).copy(), normalize_rows(Q).copy())
             out.temperatures[hi] = taus_now(hi)
     out.seconds = time.perf_counter() - t0
     out.params_x, out.params_y = P, Q
-    out.x, out.y = _unit(P), _unit(Q)
+    out.x, out.y = normalize_rows(P), normalize_rows(Q)
     out.losses = losses[:, :n_win] if loss_every else None
     out.tau_history = tau_rec[:, :n_win] if loss_every else None
     out.nu = nus[:, 0].copy()

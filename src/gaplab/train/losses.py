@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._errors import ConfigError
-from .._registry import Registry
+from .._registry import Registry, check_options
 
 __all__ = [
     "LOSSES",
@@ -425,8 +425,4 @@ def check_loss_options(name: str, options: dict[str, Any]) -> None:
     """Raise :class:`~gaplab.ConfigError` if ``options`` holds keys the loss ``name`` does not take."""
     fn = get_loss(name)
     valid = [k for k in _loss_options(fn) if k not in ("bias", "x_views")]
-    bad = sorted(set(options) - set(valid))
-    if bad:
-        raise ConfigError(
-            f"loss {name!r} got unknown option(s) {bad}; valid: {', '.join(valid) or '(none)'}"
-        )
+    check_options(options, valid, f"loss {name!r}")

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
+from .._split import seeded_split
 from .spec import TrainSpec
 
-__all__ = ["run_spec", "build_model", "build_data", "OUTPUT_FILES"]
+__all__ = ["run_spec", "create_model_from_spec", "create_data_from_spec", "OUTPUT_FILES"]
 
 #: what ``run_spec`` writes into ``out`` (and, removed by ``overwrite``, what older versions wrote there)
 OUTPUT_FILES = ("run.json", "checkpoint.pt", "history.json", "history.csv", "final_metrics.json", "config.json",
@@ -46,7 +47,7 @@ def _synthetic_clusters(n: int = 512, n_classes: int = 2, image_dim: int = 16, t
     return img.astype(np.float32), txt.astype(np.float32), labels
 
 
-def build_data(spec: TrainSpec):
+def create_data_from_spec(spec: TrainSpec):
     """``(train, val)`` pairs of tensors for the spec's data (``(None, None)`` for free embeddings)."""
     import torch
 
@@ -72,16 +73,15 @@ def build_data(spec: TrainSpec):
     n = img.shape[0]
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    perm = np.random.default_rng([seed, 7]).permutation(n)
-    n_val = int(round(val_fraction * n))
-    tr, va = perm[n_val:], perm[:n_val]
+    va, tr = seeded_split(n, val_fraction, [seed, 7], name="val_fraction", allow_empty=True, sort=False)
+    n_val = va.size
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     train = (t(img[tr]), t(txt[tr]))
     val = (t(img[va]), t(txt[va])) if n_val >= 2 else None
     return train, val
 
 
-def build_model(spec: TrainSpec, train: Any = None, *, engine: str = "torch"):
+def create_model_from_spec(spec: TrainSpec, train: Any = None, *, engine: str = "torch"):
     """The model the spec names (its input widths read off the training data).
 
     Free embeddings are float64 on the numba engine, else of the spec's ``dtype`` (float32 by default).
@@ -149,8 +149,8 @@ def _run_spec(spec: TrainSpec, out_dir: Path, *, device: str | None, resuming: b
         spec = dataclasses.replace(spec, **changes).validate()
     engine = choose_engine(spec)
     t0 = time.perf_counter()
-    train, val = build_data(spec)
-    model = build_model(spec, train, engine=engine)
+    train, val = create_data_from_spec(spec)
+    model = create_model_from_spec(spec, train, engine=engine)
     ck = out_dir / "checkpoint.pt"
     total = spec.steps  # None when training by epochs: the last step writes it then
     tr = Trainer(model, spec=spec, eval_data=val, callbacks=[CheckpointCallback(ck, spec.checkpoint_every or total or 10**12)])

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._errors import ConfigError
-from .._registry import Registry
+from .._registry import Registry, option_names
 
 __all__ = [
     "Schedule",
     "SCHEDULES",
     "list_schedules",
     "get_schedule",
-    "make_schedule",
+    "create_schedule",
+    "register_schedule",
     "constant_schedule",
     "linear_schedule",
     "cosine_schedule",
@@ -44,6 +46,11 @@ Schedule = Callable[[int], float]
 SCHEDULES: Registry[Callable[..., Schedule]] = Registry("schedule")
 
 
+def register_schedule(name: str) -> Callable[[Callable[..., Schedule]], Callable[..., Schedule]]:
+    """Decorator adding a schedule constructor to :data:`SCHEDULES` under ``name``."""
+    return SCHEDULES.register(name)
+
+
 def list_schedules(filter: str | None = None) -> list[str]:
     """Names of the registered schedule constructors."""
     return SCHEDULES.list(filter)
@@ -54,19 +61,19 @@ def get_schedule(name: str) -> Callable[..., Schedule]:
     return SCHEDULES.get(name)
 
 
-def make_schedule(name: str, **kwargs: float) -> Schedule:
+def create_schedule(name: str, **kwargs: Any) -> Schedule:
     """Build a registered schedule from its name and keyword arguments (what configs use).
 
-    >>> make_schedule("cosine", init_value=1.0, end_value=0.0, steps=4)(2)
+    Arguments left ``None`` keep their defaults; an unknown or missing one is a
+    :class:`~gaplab.ConfigError` listing the constructor's arguments.
+
+    >>> create_schedule("cosine", init_value=1.0, end_value=0.0, steps=4)(2)
     0.5
     """
-    ctor = get_schedule(name)
     try:
-        return ctor(**kwargs)
-    except TypeError as e:
-        import inspect
-
-        valid = list(inspect.signature(ctor).parameters)
+        return SCHEDULES.create(name, **kwargs)
+    except TypeError as e:  # a required argument missing, or a value of the wrong type
+        valid = option_names(get_schedule(name)) or []
         raise ConfigError(f"schedule {name!r}: {e}; its arguments: {', '.join(valid)}") from None
 
 
@@ -82,7 +89,7 @@ def _check_positive(v: float, name: str, where: str) -> float:
     return float(v)
 
 
-@SCHEDULES.register("constant")
+@register_schedule("constant")
 def constant_schedule(value: float) -> Schedule:
     """The same value at every step.
 
@@ -97,7 +104,7 @@ def constant_schedule(value: float) -> Schedule:
     return schedule
 
 
-@SCHEDULES.register("linear")
+@register_schedule("linear")
 def linear_schedule(init_value: float, end_value: float, steps: int) -> Schedule:
     r"""Linear ramp :math:`v_0 + (v_1 - v_0)\min(t/T, 1)`; an increasing-temperature schedule of 002.
 
@@ -114,7 +121,7 @@ def linear_schedule(init_value: float, end_value: float, steps: int) -> Schedule
     return schedule
 
 
-@SCHEDULES.register("cosine")
+@register_schedule("cosine")
 def cosine_schedule(init_value: float, end_value: float, steps: int) -> Schedule:
     r"""Half-cosine from ``init_value`` to ``end_value``: :math:`v_1 + (v_0-v_1)\frac{1+\cos(\pi\min(t/T,1))}{2}`.
 
@@ -134,7 +141,7 @@ def cosine_schedule(init_value: float, end_value: float, steps: int) -> Schedule
     return schedule
 
 
-@SCHEDULES.register("exponential")
+@register_schedule("exponential")
 def exponential_schedule(init_value: float, end_value: float, steps: int) -> Schedule:
     r"""Geometric interpolation :math:`v_0 (v_1/v_0)^{\min(t/T,1)}` (both values > 0).
 
@@ -154,7 +161,7 @@ def exponential_schedule(init_value: float, end_value: float, steps: int) -> Sch
     return schedule
 
 
-@SCHEDULES.register("step")
+@register_schedule("step")
 def step_schedule(init_value: float, boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
     """Piecewise constant: ``init_value`` before ``boundaries[0]``, then ``values[k]`` from ``boundaries[k]``.
 
@@ -184,7 +191,7 @@ def step_schedule(init_value: float, boundaries: Sequence[int], values: Sequence
     return schedule
 
 
-@SCHEDULES.register("warmup_cosine")
+@register_schedule("warmup_cosine")
 def warmup_cosine_schedule(
     init_value: float, peak_value: float, warmup_steps: int, steps: int, end_value: float = 0.0
 ) -> Schedule:

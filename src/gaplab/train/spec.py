@@ -341,26 +341,25 @@ class TrainSpec:
         return self._build_plan(int(self.epochs) * int(steps_per_epoch), steps_per_epoch)  # type: ignore[arg-type]
 
     def _build_plan(self, total: int, steps_per_epoch: int | None) -> TrainPlan:
-        from .temperature import make_temperature
+        from .temperature import create_temperature
 
         return TrainPlan(total_steps=total, steps_per_epoch=steps_per_epoch,
-                         temperature=make_temperature(self.temperature, total_steps=total),
+                         temperature=create_temperature(self.temperature, total_steps=total),
                          lr=self._build_lr(total))
 
     def _build_lr(self, total: int) -> Any:
         if not isinstance(self.lr, dict):
             return self.lr
-        import inspect
-
-        from .schedules import get_schedule, make_schedule
+        from .._registry import option_names
+        from .schedules import create_schedule, get_schedule
 
         kw = dict(self.lr)
         name = kw.pop("name", None)
         if name is None:
             raise ConfigError("an lr schedule needs a 'name' key")
-        if "steps" in inspect.signature(get_schedule(name)).parameters and "steps" not in kw:
+        if "steps" in (option_names(get_schedule(name)) or []) and "steps" not in kw:
             kw["steps"] = total
-        return make_schedule(name, **kw)
+        return create_schedule(name, **kw)
 
 
 def _is_object(v: Any) -> bool:

@@ -19,7 +19,7 @@ Registered names (``list_temperatures()``), each a constructor with keyword defa
 ``slrt``        002 "Smaller Learning Rate of Temperature": learnable, ``lr_scale=0.1``
 ==============  =============================================================================
 
-Anything accepting a temperature (:class:`~gaplab.train.Trainer`, :func:`make_temperature`)
+Anything accepting a temperature (:class:`~gaplab.train.Trainer`, :func:`create_temperature`)
 takes a float (fixed), a schedule callable, a name, a ``{"name": ..., **kwargs}`` dict or
 a :class:`Temperature` instance.
 
@@ -28,15 +28,16 @@ reparameterization, and modality swapping" and "control temperature ... such as 
 temperature across training"; the acronyms above follow the paper's tables as we read them,
 and every number here is a parameter.
 
->>> t = make_temperature("learnable")
+>>> t = create_temperature("learnable")
 >>> round(t.value(0), 4)
 0.07
->>> make_temperature(0.5).value(123)
+>>> create_temperature(0.5).value(123)
 0.5
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +47,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._errors import ConfigError
-from .._registry import Registry
-from .schedules import Schedule, linear_schedule, make_schedule
+from .._registry import Registry, check_options, option_names
+from .schedules import Schedule, create_schedule, get_schedule, linear_schedule
 
 __all__ = [
     "Temperature",
@@ -57,7 +58,8 @@ __all__ = [
     "TEMPERATURES",
     "list_temperatures",
     "get_temperature",
-    "make_temperature",
+    "create_temperature",
+    "register_temperature",
 ]
 
 
@@ -220,6 +222,11 @@ class LearnableTemperature(Temperature):
 TEMPERATURES: Registry[Callable[..., Temperature]] = Registry("temperature")
 
 
+def register_temperature(name: str) -> Callable[[Callable[..., Temperature]], Callable[..., Temperature]]:
+    """Decorator adding a temperature strategy constructor to :data:`TEMPERATURES` under ``name``."""
+    return TEMPERATURES.register(name)
+
+
 def list_temperatures(filter: str | None = None) -> list[str]:
     """Names of the registered temperature strategies."""
     return TEMPERATURES.list(filter)
@@ -230,44 +237,44 @@ def get_temperature(name: str) -> Callable[..., Temperature]:
     return TEMPERATURES.get(name)
 
 
-@TEMPERATURES.register("fixed")
+@register_temperature("fixed")
 def _fixed(value: float = 0.07) -> Temperature:
     return FixedTemperature(value)
 
 
-@TEMPERATURES.register("flt")
+@register_temperature("flt")
 def _flt(value: float = 0.1) -> Temperature:
     return FixedTemperature(value)
 
 
-@TEMPERATURES.register("learnable")
+@register_temperature("learnable")
 def _learnable(init: float = 0.07, beta: str = "exp", scale: float = 0.1, max_scale: float | None = 100.0,
                lr_scale: float = 1.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, scale=scale, max_scale=max_scale, lr_scale=lr_scale)
 
 
-@TEMPERATURES.register("tr")
+@register_temperature("tr")
 def _tr(init: float = 0.07, beta: str = "softplus", scale: float = 0.1, max_scale: float | None = 100.0,
         lr_scale: float = 1.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, scale=scale, max_scale=max_scale, lr_scale=lr_scale)
 
 
-@TEMPERATURES.register("slrt")
+@register_temperature("slrt")
 def _slrt(init: float = 0.07, lr_scale: float = 0.1, beta: str = "exp",
           max_scale: float | None = 100.0) -> Temperature:
     return LearnableTemperature(init, beta=beta, max_scale=max_scale, lr_scale=lr_scale)
 
 
-@TEMPERATURES.register("schedule")
+@register_temperature("schedule")
 def _schedule(schedule: str = "constant", total_steps: int | None = None, **kwargs: Any) -> Temperature:
     if schedule != "constant" and "steps" in _needs_steps(schedule) and "steps" not in kwargs:
         if total_steps is None:
             raise ConfigError(f"temperature schedule {schedule!r} needs steps=...")
         kwargs["steps"] = total_steps
-    return ScheduledTemperature(make_schedule(schedule, **kwargs))
+    return ScheduledTemperature(create_schedule(schedule, **kwargs))
 
 
-@TEMPERATURES.register("ts")
+@register_temperature("ts")
 def _ts(init_value: float = 0.07, end_value: float = 1.0, steps: int | None = None,
         total_steps: int | None = None) -> Temperature:
     steps = steps if steps is not None else total_steps
@@ -277,19 +284,15 @@ def _ts(init_value: float = 0.07, end_value: float = 1.0, steps: int | None = No
 
 
 def _needs_steps(schedule: str) -> list[str]:
-    import inspect
-
-    from .schedules import get_schedule
-
     return list(inspect.signature(get_schedule(schedule)).parameters)
 
 
-def make_temperature(spec: Any, *, total_steps: int | None = None) -> Temperature:
+def create_temperature(spec: Any, *, total_steps: int | None = None) -> Temperature:
     """A :class:`Temperature` from a float, schedule callable, name, ``{"name": ..., **kw}`` or instance.
 
     ``total_steps`` fills the length of schedules that were given none (``ts``, ``schedule``).
 
-    >>> make_temperature({"name": "ts", "init_value": 0.1, "end_value": 1.0}, total_steps=10).value(10)
+    >>> create_temperature({"name": "ts", "init_value": 0.1, "end_value": 1.0}, total_steps=10).value(10)
     1.0
     """
     if isinstance(spec, Temperature):
@@ -308,17 +311,11 @@ def make_temperature(spec: Any, *, total_steps: int | None = None) -> Temperatur
                 f"temperature dict needs a 'name' key; valid names: {', '.join(list_temperatures())}"
             )
         ctor = get_temperature(name)
-        import inspect
-
         params = inspect.signature(ctor).parameters
+        check_options(kw, option_names(ctor), f"temperature {name!r}")
         if "total_steps" in params and total_steps is not None:
             kw.setdefault("total_steps", total_steps)
-        has_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        bad = sorted(set(kw) - set(params)) if not has_var_kw else []
-        if bad:
-            valid = [p for p in params if p != "total_steps" and params[p].kind is not params[p].VAR_KEYWORD]
-            raise ConfigError(f"temperature {name!r} got unknown option(s) {bad}; valid: {', '.join(valid)}")
-        return ctor(**kw)
+        return ctor(**kw)  # None stays: max_scale=None means no clamp
     if callable(spec):
         return ScheduledTemperature(spec)
     raise ConfigError(f"temperature must be a number, name, dict or schedule, got {spec!r}")

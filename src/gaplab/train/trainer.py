@@ -67,6 +67,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._errors import ConfigError, GaplabError, InputError
+from ..data.zero_shot import iter_batches
+from ..models.adapters import resolve_device
 from .batches import BatchOrder, mismatch_index
 from .callbacks import Callback, MetricsCallback, TrainerState
 from .engines import NumbaEngine, TorchEngine, choose_engine, take_rows
@@ -74,21 +76,6 @@ from .history import History, NonFiniteLossError, compute_metrics
 from .spec import OPTIMIZERS, TrainPlan, TrainSpec
 
 __all__ = ["Trainer", "NonFiniteLossError", "resolve_device", "mismatch_index", "OPTIMIZERS"]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → cuda when available else cpu; ``"cpu"``; ``"cuda"`` (error if absent)."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if isinstance(device, str) and device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
-        return torch.device(device)
-    raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
 
 
 def _length(data: Any) -> int:
@@ -283,8 +270,7 @@ class Trainer:
             n = _length(a)
             towers = cast(_Towers, self.model)  # nn.Module does not declare the two encoders
             xs, ys = [], []
-            for lo in range(0, n, batch_size):
-                idx = np.arange(lo, min(n, lo + batch_size))
+            for idx in iter_batches(np.arange(n), batch_size):
                 ia, ib = take_rows(a, idx, self.device), take_rows(b, idx, self.device)
                 xs.append(F.normalize(towers.encode_image(ia), dim=-1).double().cpu())
                 ys.append(F.normalize(towers.encode_text(ib), dim=-1).double().cpu())

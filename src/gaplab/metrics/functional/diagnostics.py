@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..._errors import InputError
-from ..._validation import to_numpy
+from ..._validation import normalize_rows, to_numpy
 
 __all__ = [
     "CollapseWarning",
@@ -72,9 +72,8 @@ def _unit_rows(a: Any, max_rows: int | None = None) -> np.ndarray | None:
         rows = np.sort(np.random.default_rng(0).choice(arr.shape[0], size=max_rows, replace=False))
         arr = arr[rows]
     z = arr.astype(np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", z, z))
-    keep = np.isfinite(norms) & (norms > 0)
-    return z[keep] / norms[keep, None]
+    sq = np.einsum("ij,ij->i", z, z)
+    return normalize_rows(z[np.isfinite(sq) & (sq > 0)])
 
 
 def count_distinct_rows(a: Any, *, tolerance: float = _TOLERANCE) -> int:

@@ -7,23 +7,10 @@ from typing import Any
 import numpy as np
 
 from ..._errors import InputError
+from ..._split import seeded_split
 from ..._validation import check_pair, normalize_rows
 
-__all__ = ["linear_separability", "modality_split", "random_split", "check_C"]
-
-
-def random_split(
-    n: int, fraction: float, seed: int, where: str, name: str = "train_fraction"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of ``range(n)`` into about ``fraction`` of it and the rest (both non-empty, sorted).
-
-    ``name`` is the caller's word for ``fraction`` in the error message.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise InputError(f"{where}: {name} must be in (0, 1), got {fraction}")
-    perm = np.random.default_rng(seed).permutation(n)
-    k = min(max(1, int(round(fraction * n))), n - 1)
-    return np.sort(perm[:k]), np.sort(perm[k:])
+__all__ = ["linear_separability", "modality_split", "check_C"]
 
 
 def modality_split(
@@ -67,7 +54,7 @@ def _modality_split(
     images = np.arange(xa.shape[0])
     if max_pairs is not None and images.size > max_pairs:
         images = np.sort(np.random.default_rng(seed).choice(images, size=max_pairs, replace=False))
-    tr, te = random_split(images.size, train_fraction, seed, where)
+    tr, te = seeded_split(images.size, train_fraction, seed, where=where, name="train_fraction")
 
     def rows(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         txt = np.flatnonzero(np.isin(idx, img))
