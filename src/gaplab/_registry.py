@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import functools
 import inspect
-import sys
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -26,7 +23,7 @@ from ._errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "check_options", "option_names", "deprecated_alias"]
+__all__ = ["Registry", "check_options", "option_names"]
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
@@ -151,25 +148,3 @@ def _origin(obj: Any) -> tuple[Any, Any] | int:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def deprecated_alias(fn: F, old: str) -> F:
-    """``fn`` under its former name ``old``: same call, plus a :class:`DeprecationWarning`.
-
-    Callers inside gaplab are not warned (pytest makes a DeprecationWarning gaplab raises an
-    error): those are migrated by name, and the alias goes once none is left.
-
-    >>> make = deprecated_alias(dict, "make")
-    >>> make(a=1), make.__name__, make.__doc__
-    ({'a': 1}, 'make', 'Deprecated alias of :func:`dict` (same arguments).')
-    """
-
-    @functools.wraps(fn)
-    def alias(*args: Any, **kwargs: Any) -> Any:
-        caller = str(sys._getframe(1).f_globals.get("__name__", ""))
-        if caller.split(".")[0] != "gaplab":
-            warnings.warn(f"{old} is deprecated; use {fn.__name__}", DeprecationWarning, stacklevel=2)
-        return fn(*args, **kwargs)
-
-    alias.__name__ = alias.__qualname__ = old
-    alias.__doc__ = f"Deprecated alias of :func:`{fn.__name__}` (same arguments)."
-    return alias  # type: ignore[return-value]

@@ -198,10 +198,3 @@ def test_create_dataset_rejects_options_the_loader_does_not_take():
         create_dataset("digits", path="/tmp")
     create_dataset("digits", path=None, limit=3)  # None means "default" and is dropped
 
-
-def test_load_dataset_is_a_deprecated_alias_of_create_dataset():
-    from gaplab.data import load_dataset
-
-    with pytest.warns(DeprecationWarning, match="load_dataset is deprecated; use create_dataset"):
-        ds = load_dataset("digits", split="test", limit=5, seed=0)
-    _same(ds, create_dataset("digits", split="test", limit=5, seed=0))

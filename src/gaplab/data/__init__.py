@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .._registry import deprecated_alias
 from ._dataset import DATASETS, SPLITS, PairedDataset, register_dataset, split_indices
 from .captions import (
     DEFAULT_TEMPLATES,
@@ -80,11 +79,10 @@ def create_dataset(name: str, **kwargs: Any) -> PairedDataset:
 
 
 #: deprecated: kept while recipes call it
-load_dataset = deprecated_alias(create_dataset, "load_dataset")
 
 __all__ = [
     "PairedDataset", "SPLITS", "split_indices",
-    "DATASETS", "PLUGIN_MODULES", "register_dataset", "list_datasets", "create_dataset", "load_dataset",
+    "DATASETS", "PLUGIN_MODULES", "register_dataset", "list_datasets", "create_dataset",
     "load_digits_pairs", "DIGIT_NAMES",
     "load_fashion_mnist_pairs", "FASHION_CLASSES", "fashion_mnist_path", "read_idx",
     "load_image_folder", "read_captions_file", "PUBLISHED", "list_published", "load_published", "published_file",

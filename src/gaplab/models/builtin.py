@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from .._errors import InputError
 from .._fs import atomic_write
-from .._registry import Registry, deprecated_alias
+from .._registry import Registry
 from ..data.images import to_float_array
 from .text import MiniLMTextEncoder
 from .towers import SmallCNN, TwoTower
@@ -37,7 +37,6 @@ from .towers import SmallCNN, TwoTower
 __all__ = [
     "ImageTower",
     "create_minilm_two_tower",
-    "build_minilm_two_tower",
     "load_weights",
     "BUILTIN_MODELS",
     "register_builtin_model",
@@ -237,7 +236,6 @@ def create_minilm_two_tower(
 
 
 #: deprecated: kept while recipes call it
-build_minilm_two_tower = deprecated_alias(create_minilm_two_tower, "build_minilm_two_tower")
 
 
 def list_builtin_models(filter: str | None = None) -> list[str]:

@@ -28,11 +28,10 @@ import torch
 from torch import nn
 
 from .._errors import ConfigError
-from .._registry import deprecated_alias
 from ..data.mad import VOCAB, MADTokenizer
 from .towers import TwoTower
 
-__all__ = ["MADTextEncoder", "MADImageEncoder", "MADConvEncoder", "create_mad_clip", "build_mad_clip"]
+__all__ = ["MADTextEncoder", "MADImageEncoder", "MADConvEncoder", "create_mad_clip"]
 
 
 def _blocks(width: int, layers: int, heads: int) -> nn.TransformerEncoder:
@@ -163,4 +162,3 @@ def create_mad_clip(
 
 
 #: deprecated: kept while recipes call it
-build_mad_clip = deprecated_alias(create_mad_clip, "build_mad_clip")

@@ -118,11 +118,11 @@ def _torch_seed(seed: int) -> None:
 
 
 def build_model(cfg: MADConfig) -> Any:
-    from ..models.mad import build_mad_clip
+    from ..models.mad import create_mad_clip
 
     _torch_seed(cfg.seed)
     patch = 7 if cfg.image_size % 7 == 0 else 4
-    model = build_mad_clip(image_size=cfg.image_size, embed_dim=cfg.embed_dim, width=cfg.width,
+    model = create_mad_clip(image_size=cfg.image_size, embed_dim=cfg.embed_dim, width=cfg.width,
                            layers=cfg.layers, heads=cfg.heads, image_encoder=cfg.image_encoder,
                            patch_size=patch)
     model.eval()

@@ -98,16 +98,16 @@ class TwoViews:
 
 
 def _load(name: str, n_train: int, n_test: int, seed: int) -> tuple[Any, Any, str]:
-    from ..data import fashion_mnist_path, load_dataset
+    from ..data import create_dataset, fashion_mnist_path
 
     if name == "auto":
         name = "fashion-mnist" if fashion_mnist_path() is not None else "digits"
     if name == "digits":
-        tr = load_dataset("digits", split="train", seed=seed)
-        te = load_dataset("digits", split="test", seed=seed)
+        tr = create_dataset("digits", split="train", seed=seed)
+        te = create_dataset("digits", split="test", seed=seed)
     else:
-        tr = load_dataset(name, split="train", limit=n_train, seed=seed)
-        te = load_dataset(name, split="test", limit=n_test, seed=seed)
+        tr = create_dataset(name, split="train", limit=n_train, seed=seed)
+        te = create_dataset(name, split="test", limit=n_test, seed=seed)
     return tr, te, name
 
 

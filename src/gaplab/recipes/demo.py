@@ -87,7 +87,7 @@ def demo(ctx: RecipeContext) -> dict[str, Any]:
 
     from ..data import load_digits_pairs, zero_shot_classifier
     from ..mitigate import compare
-    from ..models.builtin import build_minilm_two_tower
+    from ..models.builtin import create_minilm_two_tower
     from ..train import Trainer
 
     out, seed, quick, progress = ctx.out, ctx.seed, ctx.quick, ctx.progress
@@ -120,7 +120,7 @@ def demo(ctx: RecipeContext) -> dict[str, Any]:
                 "zero_shot": zero_shot_accuracy(xe, cls, test.labels)}
 
     def fit(temperature: Any, name: str) -> tuple[Any, _Embedded]:
-        model = build_minilm_two_tower(seed=seed)
+        model = create_minilm_two_tower(seed=seed)
         trainer = Trainer(model, loss="clip", temperature=temperature, optimizer="adamw", lr=2e-3,
                           batch_size=128, steps=n_steps, eval_every=every, eval_data=eval_data, seed=seed,
                           progress=progress,
@@ -134,7 +134,7 @@ def demo(ctx: RecipeContext) -> dict[str, Any]:
         emb = embed_all(model, name)
         return hist, emb
 
-    init_model = build_minilm_two_tower(seed=seed)
+    init_model = create_minilm_two_tower(seed=seed)
     init = embed_all(init_model, "init")
     stages = [_stage("initialisation", *init["test"], init["zero_shot"])]
     hist_clip, clip = fit("learnable", "clip_learnable_temperature")
