@@ -14,6 +14,19 @@ pytestmark = pytest.mark.slow  # runs the recipes at --quick (shared with their 
 FULL = Path(__file__).resolve().parents[2] / "docs" / "results" / "full"
 RECORDS = sorted(FULL.glob("*.json"))
 
+#: (recipe, claim) pairs whose quick verdict is known to differ from the full one, and why. Each
+#: is checked to still differ, so a fix shows up as a failure here and the entry is removed.
+KNOWN = {
+    ("temperature", "the gap decreases monotonically as the fine-tuning temperature increases"):
+        "not yet converted to seeds and intervals: one seed, a bool verdict",
+    ("temperature", "a high temperature (τ = 1, 1/10) significantly reduces or closes the gap"):
+        "not yet converted to seeds and intervals: one seed, a bool verdict",
+    ("temperature-mitigation", "soft_swap: R@1 not worse than the baseline"):
+        "150 quick steps barely train the swap; at 800 steps it costs R@1 beyond the 0.02 margin",
+    ("temperature-mitigation", "no mitigation makes retrieval worse"):
+        "follows the soft_swap claim above",
+}
+
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
 def test_quick_verdicts_agree_with_full_scale(path, quick_run):
@@ -25,5 +38,9 @@ def test_quick_verdicts_agree_with_full_scale(path, quick_run):
         if q is None:  # claim texts that carry a scale-dependent number are not matched
             continue
         compared += 1
-        assert q.verdict in (c.verdict, "inconclusive"), (c.claim, q.verdict, c.verdict)
+        agrees = q.verdict in (c.verdict, "inconclusive")
+        if (full.name, c.claim) in KNOWN:
+            assert not agrees, f"{full.name}: {c.claim!r} agrees now; remove it from KNOWN"
+        else:
+            assert agrees, (c.claim, q.verdict, c.verdict)
     assert compared >= 1

@@ -110,6 +110,33 @@ def moad(x, yo, ya):
     return score(yo) - score(ya)
 
 
+def moad_iclr(e, objects, attributes):
+    """MOAD_img of the ICLR 2025 version, by explicit loops over concepts and pairs."""
+    e = unit(e)
+    n = len(e)
+
+    def contrasts(labels):
+        labels = np.asarray(labels)
+        labels = labels[:, None] if labels.ndim == 1 else labels
+        out = []
+        for f in range(labels.shape[1]):
+            col = labels[:, f]
+            if len(set(col.tolist())) < 2:
+                continue
+            for c in sorted(set(col.tolist())):
+                members = [i for i in range(n) if col[i] == c]
+                others = [j for j in range(n) if col[j] != c]
+                if len(members) < 2:
+                    continue
+                within = [e[i] @ e[j] for i in members for j in members if i != j]
+                cross = [e[i] @ e[j] for i in members for j in others]
+                out.append(sum(within) / len(within) - sum(cross) / len(cross))
+        return out
+
+    o, a = contrasts(objects), contrasts(attributes)
+    return sum(o) / (2 * len(o)) - sum(a) / (2 * len(a))
+
+
 def kendall_tau_distance(mx, my):
     """Share of discordant pairs (no ties) in the ordering of other classes, averaged."""
     mx, my = unit(mx), unit(my)

@@ -22,7 +22,7 @@ from .dimensions import DimensionGap, dimension_gap
 from .distance import sliced_wasserstein
 from .entropy import logit_entropy
 from .knn import hubness, mutual_knn, top_k_neighbours
-from .neighbourhood import class_means, kendall_tau_distance, moad
+from .neighbourhood import class_means, kendall_tau_distance, moad, moad_iclr
 from .retrieval import retrieval_ranks, retrieval_recall, zero_shot_accuracy
 from .separability import linear_separability
 from .structure import (
@@ -42,7 +42,7 @@ __all__ = [
     "gap_vector", "l2m", "l2i", "rmg", "mean_cosine", "mean_cosine_paired", "mean_cosine_cross",
     "pair_stats", "alignment", "uniformity", "linear_separability", "retrieval_recall",
     "retrieval_ranks", "zero_shot_accuracy", "logit_entropy", "dimension_gap", "DimensionGap",
-    "moad", "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments",
+    "moad", "moad_iclr", "class_means", "kendall_tau_distance", "residual_gap", "SecondMoments", "second_moments",
     "cka", "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
     "effective_rank", "mutual_knn", "hubness", "top_k_neighbours", "sliced_wasserstein",
     "mixed_modality_retrieval", "kmeans_agreement", "linear_probe", "CollapseWarning", "collapse_warnings",
