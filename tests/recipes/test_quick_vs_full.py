@@ -17,10 +17,6 @@ RECORDS = sorted(FULL.glob("*.json"))
 #: (recipe, claim) pairs whose quick verdict is known to differ from the full one, and why. Each
 #: is checked to still differ, so a fix shows up as a failure here and the entry is removed.
 KNOWN = {
-    ("temperature", "the gap decreases monotonically as the fine-tuning temperature increases"):
-        "not yet converted to seeds and intervals: one seed, a bool verdict",
-    ("temperature", "a high temperature (τ = 1, 1/10) significantly reduces or closes the gap"):
-        "not yet converted to seeds and intervals: one seed, a bool verdict",
     ("temperature-mitigation", "soft_swap: R@1 not worse than the baseline"):
         "150 quick steps barely train the swap; at 800 steps it costs R@1 beyond the 0.02 margin",
     ("temperature-mitigation", "no mitigation makes retrieval worse"):
