@@ -97,3 +97,10 @@ def test_nan_embeddings_at_an_evaluation_stop_cleanly(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"the embeddings became NaN/inf by step 2"):
         run_spec(cfg, tmp_path / "o")
     assert RunRecord.read(tmp_path / "o").history["records"][0]["step"] == 0
+
+
+def test_a_binary_or_unknown_config_file_is_one_line(tmp_path):
+    (tmp_path / "c.yaml").write_bytes(b"\x93NUMPY\x01\x00")
+    one_line_error(cli("train", tmp_path / "c.yaml", "--out", tmp_path / "o"), r"c\.yaml' cannot be read as text")
+    (tmp_path / "c.npy").write_bytes(b"\x93NUMPY")
+    one_line_error(cli("train", tmp_path / "c.npy", "--out", tmp_path / "o"), r"unknown format '\.npy'")

@@ -448,8 +448,13 @@ def load_spec(path: str | os.PathLike[str], overrides: dict[str, Any] | None = N
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
-    text = p.read_text()
     suffix = p.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml", ".json"):
+        raise ConfigError(f"config {str(p)!r}: unknown format {suffix!r}; valid: .yaml, .yml, .toml, .json")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config {str(p)!r} cannot be read as text ({type(e).__name__}: {e})") from None
     try:
         if suffix in (".yaml", ".yml"):
             import yaml
@@ -461,12 +466,8 @@ def load_spec(path: str | os.PathLike[str], overrides: dict[str, Any] | None = N
             except ModuleNotFoundError:  # Python 3.10
                 import tomli as tomllib  # type: ignore[no-redef]
             d = tomllib.loads(text)
-        elif suffix == ".json":
+        else:  # .json (the suffix was checked above)
             d = json.loads(text)
-        else:
-            raise ConfigError(f"config {str(p)!r}: unknown format {suffix!r}; valid: .yaml, .yml, .toml, .json")
-    except ConfigError:
-        raise
     except Exception as e:  # parse errors of the three formats
         raise ConfigError(f"config {str(p)!r} could not be parsed: {e}") from None
     if d is None:
