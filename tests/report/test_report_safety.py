@@ -273,3 +273,11 @@ def test_markdown_figure_links_survive_a_space_in_the_file_name(tmp_path, pairs)
     text = build_report([pairs(30, 4)], tmp_path / "my report.md", format="md", umap=False).read_text()
     links = re.findall(r"\]\(([^)]+\.png)\)", text)
     assert len(links) == 3 and all(" " not in p and (tmp_path / unquote(p)).exists() for p in links)
+
+
+def test_bad_rows_in_a_pairs_file_name_the_file(tmp_path):
+    x = np.ones((20, 4))
+    x[3, 1] = np.nan
+    save_pairs(tmp_path / "bad.npz", x, np.eye(20, 4) + 1)
+    res = CliRunner().invoke(main, ["report", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "r.html")])
+    _one_error_line(res, r"^gaplab: error: report: .*bad\.npz: image embeddings \(x\): non-finite value, first NaN at row 3")

@@ -130,7 +130,7 @@ def _pairs_section(path: Path, label: str, *, seed: int, umap: bool, max_rows: i
         xs, ys = np.asarray(x), np.asarray(y)
     n_pairs = xs.shape[0]
     # exact O(N·d) metrics on everything; the O(N²) ones on a seeded sample
-    exact = MetricSuite().update(x, y, image_index=idx).compute()
+    exact = MetricSuite().update(x, y, image_index=idx, where=f"report: {path}").compute()
     gap = exact.pop("gap_vector")
     sample = np.sort(np.random.default_rng(seed).choice(n_pairs, min(n_pairs, max_rows * 2), replace=False))
     m = measure(xs[sample], ys[sample], seed=seed)
