@@ -181,28 +181,37 @@ def accumulate(
         for a in range(start, x.shape[0], block_rows):
             bx = _Block(x[a : a + block_rows], bx_buf, IMAGE, where, a)
             by = _Block(y[a : a + block_rows], by_buf, TEXT, where, a)
-            _add_side(stats, bx, "x")
+            x_rows = _add_side(stats, bx, "x")
             _add_side(stats, by, "y")
-            _add_pairs(stats, bx, by)
+            _add_pairs(stats, bx, by, x_rows)  # row-paired: the pair side is this side's sum
         return stats
     for a in range(0, x.shape[0], block_rows):
         _add_side(stats, _Block(x[a : a + block_rows], bx_buf, IMAGE, where, a), "x")
     for a in range(0, y.shape[0], block_rows):
         by = _Block(y[a : a + block_rows], by_buf, TEXT, where, a)
         _add_side(stats, by, "y")
-        _add_pairs(stats, _Block(x[image_index[a : a + block_rows]], bg_buf, IMAGE, where, 0), by)
+        bp = _Block(x[image_index[a : a + block_rows]], bg_buf, IMAGE, where, 0)
+        _add_pairs(stats, bp, by, _rows_sum(stats, bp))
     return stats
 
 
-def _add_side(stats: PairStats, b: _Block, side: str) -> None:
+def _rows_sum(stats: PairStats, b: _Block) -> np.ndarray:
+    """Σ of the block's rows as the metrics see them (normalised unless ``normalize=False``)."""
+    return np.einsum("i,ij->j", b.inv, b.a) if stats.normalize else b.a.sum(axis=0)
+
+
+def _add_side(stats: PairStats, b: _Block, side: str) -> np.ndarray:
+    """Add one side's sums; returns the row sum added to ``sum_<side>``."""
     s_hat = np.einsum("i,ij->j", b.inv, b.a)  # Σ x_i/‖x_i‖ (einsum: no BLAS threading cost)
     setattr(stats, f"n_{side}", getattr(stats, f"n_{side}") + b.a.shape[0])
     setattr(stats, f"sum_{side}hat", getattr(stats, f"sum_{side}hat") + s_hat)
     s = s_hat if stats.normalize else b.a.sum(axis=0)
     setattr(stats, f"sum_{side}", getattr(stats, f"sum_{side}") + s)
+    return s
 
 
-def _add_pairs(stats: PairStats, bx: _Block, by: _Block) -> None:
+def _add_pairs(stats: PairStats, bx: _Block, by: _Block, x_rows: np.ndarray) -> None:
+    """Add the matched-pair sums; ``x_rows`` is Σ of ``bx``'s rows as the metrics see them."""
     dot = np.einsum("ij,ij->i", bx.a, by.a)
     cos = dot * bx.inv * by.inv
     stats.n_pairs += bx.a.shape[0]
@@ -212,6 +221,7 @@ def _add_pairs(stats: PairStats, bx: _Block, by: _Block) -> None:
     np.maximum(sq, 0.0, out=sq)
     dist = np.sqrt(sq)
     stats.sum_dist += float(dist.sum())
-    stats.sum_dist_alpha += float(sq.sum() if stats.alpha == 2.0 else (dist**stats.alpha).sum())
-    stats.sum_dist_sq += float(sq.sum())
-    stats.sum_xpair += np.einsum("i,ij->j", bx.inv, bx.a) if stats.normalize else bx.a.sum(axis=0)
+    sq_sum = float(sq.sum())
+    stats.sum_dist_alpha += sq_sum if stats.alpha == 2.0 else float((dist**stats.alpha).sum())
+    stats.sum_dist_sq += sq_sum
+    stats.sum_xpair += x_rows
