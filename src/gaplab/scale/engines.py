@@ -115,65 +115,90 @@ def run_dask(
     """
     try:
         import dask.config
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
+        from distributed.utils import silence_logging_cmgr
     except ImportError:
         raise ConfigError(DASK_INSTALL) from None
-    cluster = None
-    own_client = True
+
+    def run(client: Any) -> ShardResult:
+        return _map_reduce(tasks, client, strict=strict, progress=progress, **options)
+
     if scheduler is not None and not isinstance(scheduler, str):
-        client, own_client = scheduler, False
-    elif scheduler:
+        return run(scheduler)  # the caller's client, left open
+    if scheduler:
         try:
             client = Client(scheduler, timeout=connect_timeout)
         except OSError as e:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({e})") from None
-    else:
+        try:
+            return run(client)
+        finally:
+            client.close()
+    # The scheduler's and workers' own log lines (tasks cancelled at shutdown, "Batched Comm
+    # Closed" tracebacks while the in-process comms close) are not the user's business: a
+    # failed shard reaches them as one error line. LocalCluster(silence_logs=...) silences
+    # only until its close() restores the handlers, and the comms still log after that, so
+    # the handlers stay at ERROR from before the cluster starts until after it has closed.
+    with silence_logging_cmgr(logging.ERROR), silence_logging_cmgr(logging.ERROR, root="bokeh"):
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=None,
-                # the scheduler's and workers' own warnings (e.g. tasks cancelled at shutdown)
-                # are not the user's business: a failed shard reaches them as one error line
                 silence_logs=logging.ERROR,
             )
-        client = Client(cluster)
-    try:
-        futures = client.map(
-            process_shard,
-            [t.shard for t in tasks],
-            [t.header for t in tasks],
-            [t.sample_rows for t in tasks],
-            pure=False,
-            **options,
-        )
-        total = tree_reduce(futures, lambda a, b: client.submit(merge_results, a, b, pure=False))
-        failure = None
-        done = as_completed(futures)
-        with _progress(len(tasks), progress, "shards") as bar:
-            for f in done:
-                if strict:
-                    skipped = f.result().skipped  # O(d) statistics and a few sampled rows
-                    if skipped:
-                        failure = skipped[0]["reason"]
-                        break
-                bar.update()
-        if failure is not None:
-            # Drop our futures instead of client.cancel(): the scheduler then forgets the
-            # tasks nobody wants. cancel() of a shard whose merge task has already lost its
-            # future trips an assertion in distributed's scheduler, which logs two
-            # AssertionError tracebacks on stderr before our one-line error.
-            done.clear()
-            futures.clear()
-            del f, total
-            raise BadShardError(failure)
-        return total.result()
-    finally:
-        if own_client:
-            client.close()
-        if cluster is not None:
+        try:
+            client = Client(cluster)
+            try:
+                return run(client)
+            finally:
+                client.close()
+        finally:
             cluster.close()
+
+
+def _map_reduce(
+    tasks: Sequence[ShardTask],
+    client: Any,
+    *,
+    strict: bool,
+    progress: bool | None,
+    **options: Any,
+) -> ShardResult:
+    """One task per shard on ``client``, merged pairwise on the cluster; first bad shard stops it."""
+    from distributed import as_completed
+
+    futures = client.map(
+        process_shard,
+        [t.shard for t in tasks],
+        [t.header for t in tasks],
+        [t.sample_rows for t in tasks],
+        pure=False,
+        **options,
+    )
+    total = tree_reduce(futures, lambda a, b: client.submit(merge_results, a, b, pure=False))
+    failure = None
+    done = as_completed(futures)
+    with _progress(len(tasks), progress, "shards") as bar:
+        for f in done:
+            if strict:
+                skipped = f.result().skipped  # O(d) statistics and a few sampled rows
+                if skipped:
+                    failure = skipped[0]["reason"]
+                    break
+            bar.update()
+    if failure is not None:
+        # Drop our futures instead of client.cancel(): the scheduler then forgets the
+        # tasks nobody wants. cancel() of a shard whose merge task has already lost its
+        # future trips an assertion in distributed's scheduler, which logs two
+        # AssertionError tracebacks on stderr before our one-line error.
+        done.clear()
+        futures.clear()
+        del f, total
+        raise BadShardError(failure)
+    result: ShardResult = total.result()
+    return result
 
 
 def run_engine(engine: str, tasks: Sequence[ShardTask], **kwargs: Any) -> ShardResult:
