@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "train": "gaplab.cli.train:train",
     "embed": "gaplab.cli.embed:embed",
     "mitigate": "gaplab.cli.mitigate:mitigate",
+    "calibrate": "gaplab.cli.calibrate:calibrate",
     "reproduce": "gaplab.cli.reproduce:reproduce",
     "report": "gaplab.cli.report:report",
     "demo": "gaplab.cli.demo:demo",
