@@ -1,23 +1,44 @@
-"""Benchmarks of the metric core (issue 3). Run: ``python benchmarks/bench_metrics.py [--small]``.
+"""Benchmarks of the metric core (issues 3 and 17). Run: ``python benchmarks/bench_metrics.py [--quick]``.
 
-1. ``rmg`` in O(N·d) vs the all-pairs formula computed the usual way (blockwise matrix
-   products over every pair), N = 20,000, d = 512. Goal ≥ 80×, equal to 1e-6.
-2. The O(N·d) suite (``MetricSuite``) at N = 1,000,000, d = 512, float32, vs one numpy pass
-   that only sums the data (x.sum(0) + y.sum(0)). Goal within 3×.
-3. ``retrieval_recall`` at N = 100,000, d = 512: peak memory (child process max RSS) < 2 GB.
+1. ``measure`` — everything — at N = 20,000, d = 512, vs three bare blockwise float64 GEMM
+   passes (X·Yᵀ, X·Xᵀ, Y·Yᵀ, the same block size). Goal within 1.5×. Also reports the time
+   of the three one-pass kernels alone and the share of the rest (separability, second
+   moments, dimension gap, O(N·d) sums, intervals if any).
+2. The O(N·d) suite, ``measure(include_pairwise=False)``, at N = 1,000,000, d = 512, float32,
+   vs a plain ``x.sum(0); y.sum(0)``. Goal within 1.5×. ``MetricSuite`` alone is reported too.
+3. ``gaplab measure`` (the CLI, a subprocess) at N = 100,000, d = 512 on a ``.npy`` pairs
+   file: peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) < 2 GB, and wall time.
+4. ``rmg`` in O(N·d) vs the all-pairs formula, N = 20,000 (issue 3). Goal ≥ 80×.
 
-Ratios are measured in the same run (these machines are noisy); best of ``--repeat`` runs.
+Ratios are measured in the same run (these machines are noisy): each timing is the best of
+``--repeat`` runs, baseline and candidate interleaved. ``--quick`` divides every N by 10
+(a smoke test of the script, not of the goals).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+
+def best_pair(f, g, repeat):
+    """Best-of-``repeat`` times of ``f`` and ``g``, interleaved so both see the same load."""
+    tf, tg = [], []
+    for _ in range(repeat):
+        for f_, ts in ((f, tf), (g, tg)):
+            t0 = time.perf_counter()
+            f_()
+            ts.append(time.perf_counter() - t0)
+    return min(tf), min(tg)
 
 
 def best_of(f, repeat):
@@ -30,12 +51,86 @@ def best_of(f, repeat):
     return min(times), out
 
 
-def rmg_all_pairs(x: np.ndarray, y: np.ndarray, block: int = 2048) -> float:
-    """RMG the usual way: every pairwise cosine, blockwise matrix products, summed.
+def pairs(n: int, d: int, seed: int, gap: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """float32 pairs in two cones, generated in chunks to bound temporaries."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, d), dtype=np.float32)
+    y = np.empty((n, d), dtype=np.float32)
+    shift = rng.standard_normal(d, dtype=np.float32) * gap
+    for a in range(0, n, 100_000):
+        b = min(a + 100_000, n)
+        x[a:b] = rng.standard_normal((b - a, d), dtype=np.float32) + shift
+        y[a:b] = x[a:b] + rng.standard_normal((b - a, d), dtype=np.float32) - shift
+    return x, y
 
-    Lean on purpose (the distance sum is taken from the cosine sum, no per-block temporaries),
-    so the ratio measures the algorithm, not a sloppy baseline.
-    """
+
+def three_gemm_passes(xn: np.ndarray, yn: np.ndarray) -> None:
+    """The floor: X·Yᵀ, X·Xᵀ, Y·Yᵀ in float64 blocks of the metrics' default size, nothing else."""
+    from gaplab.metrics.functional._blocks import row_blocks
+
+    for a, b in ((xn, yn), (xn, xn), (yn, yn)):
+        b64 = np.ascontiguousarray(b, dtype=np.float64)
+        out = None
+        for lo, hi in row_blocks(a.shape[0], b64.shape[0]):
+            blk = np.asarray(a[lo:hi], dtype=np.float64)
+            if out is None or out.shape[0] != hi - lo:
+                out = np.empty((hi - lo, b64.shape[0]))
+            np.matmul(blk, b64.T, out=out)
+
+
+def bench_measure(n: int, d: int, repeat: int) -> dict:
+    from gaplab import measure
+    from gaplab._validation import normalize_rows
+    from gaplab.metrics.functional._onepass import cross_pass, self_pass
+
+    x, y = pairs(n, d, 0)
+    xn, yn = normalize_rows(x), normalize_rows(y)
+
+    def passes():
+        self_pass(xn, t=2.0, k=10)
+        self_pass(yn, t=2.0, k=10)
+        cross_pass(xn, yn, None, temperature=0.01, ranks=True, k=10)
+
+    t_gemm, t_measure = best_pair(lambda: three_gemm_passes(xn, yn), lambda: measure(x, y), repeat)
+    t_passes, _ = best_of(passes, 1)
+    return {"n": n, "d": d, "gemm_3_passes_s": t_gemm, "measure_s": t_measure, "ratio": t_measure / t_gemm,
+            "one_pass_kernels_s": t_passes, "one_pass_ratio": t_passes / t_gemm,
+            "rest_of_measure_s": t_measure - t_passes, "goal": "ratio <= 1.5"}
+
+
+def bench_suite(n: int, d: int, repeat: int) -> dict:
+    from gaplab import measure
+    from gaplab.metrics import MetricSuite
+
+    x, y = pairs(n, d, 1)
+    measure(x[: 1 << 15], y[: 1 << 15], include_pairwise=False)  # compile / warm the kernels
+    t_base, t_fast = best_pair(lambda: (x.sum(0), y.sum(0)), lambda: measure(x, y, include_pairwise=False), repeat)
+    t_suite, _ = best_of(lambda: MetricSuite().update(x, y).compute(), repeat)
+    return {"n": n, "d": d, "baseline_sum_s": t_base, "measure_fast_s": t_fast, "ratio": t_fast / t_base,
+            "metric_suite_s": t_suite, "suite_ratio": t_suite / t_base, "goal": "ratio <= 1.5"}
+
+
+def bench_cli_memory(n: int, d: int) -> dict:
+    x, y = pairs(n, d, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pairs.npy"
+        np.save(path, np.stack([x, y]))
+        del x, y
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "gaplab", "measure", str(path), "--json"],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        wall = time.perf_counter() - t0
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if out.returncode != 0:
+        raise RuntimeError(f"gaplab measure failed: {out.stderr[-2000:]}")
+    r = json.loads(out.stdout)
+    return {"n": n, "d": d, "wall_s": wall, "peak_rss_gb": max(peak_kb, before) / 2**20,
+            "file_gb": 2 * n * d * 4 / 2**30, "i2t_r1": r.get("i2t_r1"), "goal": "peak < 2 GB"}
+
+
+def rmg_all_pairs(x: np.ndarray, y: np.ndarray, block: int = 2048) -> float:
+    """RMG the usual way: every pairwise cosine, blockwise matrix products, summed."""
     xh = x / np.linalg.norm(x, axis=1, keepdims=True)
     yh = y / np.linalg.norm(y, axis=1, keepdims=True)
     n = len(x)
@@ -43,7 +138,6 @@ def rmg_all_pairs(x: np.ndarray, y: np.ndarray, block: int = 2048) -> float:
     for a in range(0, n, block):
         cx += float((xh[a : a + block] @ xh.T).sum(dtype=np.float64))
         cy += float((yh[a : a + block] @ yh.T).sum(dtype=np.float64))
-    # off-diagonal only: drop the self-cosines, then d = (1 − cos)/2 summed over i ≠ j
     cx -= float(np.einsum("ij,ij->", xh, xh, dtype=np.float64))
     cy -= float(np.einsum("ij,ij->", yh, yh, dtype=np.float64))
     sx = (n * (n - 1) - cx) / 2.0
@@ -55,73 +149,31 @@ def rmg_all_pairs(x: np.ndarray, y: np.ndarray, block: int = 2048) -> float:
 def bench_rmg(n: int, d: int, repeat: int) -> dict:
     from gaplab.metrics import rmg
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, d)).astype(np.float32) + 0.1
-    y = rng.normal(size=(n, d)).astype(np.float32) - 0.1
+    x, y = pairs(n, d, 3)
     t_fast, v_fast = best_of(lambda: rmg(x, y), repeat)
     t_slow, v_slow = best_of(lambda: rmg_all_pairs(x, y), 1)
     return {"n": n, "d": d, "rmg_fast_s": t_fast, "rmg_all_pairs_s": t_slow,
             "speedup": t_slow / t_fast, "abs_diff": abs(v_fast - v_slow), "goal": ">= 80x, diff <= 1e-6"}
 
 
-def bench_suite(n: int, d: int, repeat: int) -> dict:
-    from gaplab.metrics import MetricSuite
-
-    rng = np.random.default_rng(1)
-    x = np.empty((n, d), dtype=np.float32)
-    y = np.empty((n, d), dtype=np.float32)
-    for a in range(0, n, 100_000):  # generate in chunks to bound temporaries
-        b = min(a + 100_000, n)
-        x[a:b] = rng.standard_normal((b - a, d), dtype=np.float32)
-        y[a:b] = rng.standard_normal((b - a, d), dtype=np.float32)
-    t_base, _ = best_of(lambda: (x.sum(0), y.sum(0)), repeat)
-    t_suite, _ = best_of(lambda: MetricSuite().update(x, y).compute(), repeat)
-    return {"n": n, "d": d, "baseline_sum_s": t_base, "suite_s": t_suite,
-            "ratio": t_suite / t_base, "goal": "<= 3x"}
-
-
-_CHILD = """
-import sys, time, numpy as np
-from gaplab.metrics import retrieval_recall
-def hwm_kb():  # this process's peak resident memory (VmHWM; ru_maxrss survives exec on Linux)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-n, d = int(sys.argv[1]), int(sys.argv[2])
-rng = np.random.default_rng(2)
-x = rng.standard_normal((n, d), dtype=np.float32)
-y = x + rng.standard_normal((n, d), dtype=np.float32)
-base = hwm_kb()
-t0 = time.perf_counter()
-r = retrieval_recall(x, y)
-t = time.perf_counter() - t0
-print(base, hwm_kb(), t, r["i2t_r1"])
-"""
-
-
-def bench_retrieval(n: int, d: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(n), str(d)], capture_output=True, text=True, check=True)
-    base_kb, peak_kb, t, r1 = out.stdout.split()
-    return {"n": n, "d": d, "time_s": float(t), "peak_rss_gb": int(peak_kb) / 2**20,
-            "rss_before_gb": int(base_kb) / 2**20, "data_gb": 2 * n * d * 4 / 2**30,
-            "i2t_r1": float(r1), "goal": "peak < 2 GB"}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--small", action="store_true", help="tiny sizes (a smoke test)")
+    ap.add_argument("--quick", "--small", action="store_true", help="every N / 10 (a smoke test)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", default="rmg,suite,retrieval", help="comma-separated subset")
+    ap.add_argument("--only", default="measure,suite,cli,rmg", help="comma-separated subset")
+    ap.add_argument("--cli-n", type=int, default=None, help="N of the CLI memory benchmark (default 100,000)")
     args = ap.parse_args()
-    s = 10 if args.small else 1
+    s = 10 if args.quick else 1
     only = set(args.only.split(","))
     results = {}
+    if "measure" in only:
+        results["measure"] = bench_measure(20_000 // s, 512, args.repeat)
+    if "suite" in only:
+        results["suite"] = bench_suite(1_000_000 // s, 512, args.repeat)
+    if "cli" in only:
+        results["cli"] = bench_cli_memory(args.cli_n or 100_000 // s, 512)
     if "rmg" in only:
         results["rmg"] = bench_rmg(20_000 // s, 512, args.repeat)
-    if "suite" in only:
-        results["suite"] = bench_suite(1_000_000 // (s * 10 if args.small else 1), 512, args.repeat)
-    if "retrieval" in only:
-        results["retrieval"] = bench_retrieval(100_000 // s, 512)
     print(json.dumps(results, indent=2))
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._errors import ConfigError, GaplabError, InputError, NotFittedError, UnknownNameError
 from .io import load_pairs, save_pairs
-from .metrics import MetricSuite, list_metrics, measure
+from .metrics import MetricSuite, list_metrics, measure, measure_modalities
+from .metrics.tracker import GapTracker
 
 __version__ = "0.1.0"
 
@@ -22,5 +23,5 @@ def reproduce(name: str, **kwargs: object) -> object:
 
 __all__ = [
     "GaplabError", "InputError", "NotFittedError", "UnknownNameError", "ConfigError",
-    "MetricSuite", "measure", "list_metrics", "load_pairs", "save_pairs", "reproduce", "__version__",
+    "MetricSuite", "GapTracker", "measure", "measure_modalities", "list_metrics", "load_pairs", "save_pairs", "reproduce", "__version__",
 ]

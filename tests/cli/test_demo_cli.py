@@ -38,6 +38,11 @@ def test_demo_quick_writes_report_and_summary(tmp_path):
             assert math.isfinite(s[k])
     html = (out / "report.html").read_text()
     imgs = re.findall(r"src='data:image/png;base64,", html)
-    assert len(imgs) >= 8  # 2 training curves + 3 pairs files × 3 figures (PCA, cosines, dims)
+    assert len(imgs) >= 8  # the training curves together + 3 pairs files × 3 figures (PCA, cosines, dims)
+    # retrieval runs on ~60 distinct captions of 450: recorded, and the report says what that does to R@1
+    assert summary["captions"]["n"] == 450 and summary["captions"]["distinct"] < 450
+    assert "Identical captions have identical embeddings" in html
+    titles = re.findall(r"<h[2-4]>([^<]*)</h", html)
+    assert titles[:3] == ["Run: demo", "Embeddings: demo/init.npz", "Training runs compared: demo"]  # story order
     for name in ("init.npz", "run.json", "clip_learnable_temperature/run.json"):
         assert (out / name).exists()

@@ -132,3 +132,36 @@ def test_bad_rows_name_the_file(tmp_path):
     res = CliRunner().invoke(main, ["measure", str(tmp_path / "z.npz")])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
     assert re.search(r"z\.npz: measure: image embeddings \(x\): all-zero row \(row 3\)", res.stderr)
+
+
+def test_ci_table_shows_intervals_chance_and_reading(fixture_path):
+    res = CliRunner().invoke(main, ["measure", str(fixture_path("clasp_pairs.npy")), "--ci", "--ci-resamples", "20"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].split()[:4] == ["metric", "value", "[95%", "CI]"] and "chance" in lines[0]
+    row = next(line for line in lines if line.startswith("l2m "))
+    value, lo, hi = (float(v) for v in re.findall(r"-?\d+\.\d+", row)[:3])
+    assert lo <= value <= hi
+    sep = next(line for line in lines if line.startswith("linear_separability "))
+    assert re.search(r"\]\s+0\.5\s+held-out", sep)  # the chance column
+    assert "intervals: bootstrap, 20 resamples over pairs, seed 0" in res.stdout
+    assert "null of mutual_knn (texts re-paired at random)" in res.stdout
+    assert "\nreading:\n- " in res.stdout
+
+
+def test_ci_json_and_same_seed_same_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "p.npy", np.stack([rng.normal(size=(60, 6)) + 1, rng.normal(size=(60, 6))]))
+    args = ["measure", str(tmp_path / "p.npy"), "--json", "--fast", "--ci", "--ci-resamples", "30", "--seed", "5"]
+    a, b = (json.loads(CliRunner().invoke(main, args).stdout) for _ in range(2))
+    assert a["ci95"] == b["ci95"] and a["ci"]["resamples"] == 30 and a["ci"]["seed"] == 5
+    assert set(a["ci95"]) >= {"l2m", "rmg", "residual_gap"} and isinstance(a["reading"], list)
+    plain = json.loads(CliRunner().invoke(main, args[:4]).stdout)
+    assert "ci95" not in plain and plain["chance"] == {} and "reading" in plain
+
+
+def test_ci_with_shards_is_a_usage_error(tmp_path):
+    d = tmp_path / "shards"
+    d.mkdir()
+    res = CliRunner().invoke(main, ["measure", str(d), "--ci"])
+    assert res.exit_code == 2 and "--ci applies to one pairs file" in res.output

@@ -42,11 +42,14 @@ def _rtol(dtype):
 
 
 def test_registry_has_the_issue_names():
-    assert set(NAMES) == {"center", "gap-shift", "remove-dims", "procrustes", "noise", "multi-mean"}
+    assert set(NAMES) == {"center", "gap-shift", "remove-dims", "procrustes", "noise", "multi-mean",
+                          "csls", "qb-norm", "db-norm", "i0t", "realign", "orthogonal-shift", "c3", "ot"}
+    score_level = {n for n in NAMES if get_mitigation(n).score_level}
+    assert score_level == {"csls", "qb-norm", "db-norm"}
 
 
 def test_unknown_name_lists_valid_and_closest():
-    with pytest.raises(UnknownNameError, match=r"unknown mitigation 'centre'.*valid: center.*Did you mean 'center'"):
+    with pytest.raises(UnknownNameError, match=r"unknown mitigation 'centre'; valid: c3, center, .*Did you mean 'center'"):
         get_mitigation("centre")
 
 
@@ -207,12 +210,51 @@ def test_scale_invariant(name):
     np.testing.assert_allclose(m2.transform_text(y), m.transform_text(y), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", NAMES)
+EMBEDDING_LEVEL = [n for n in NAMES if not get_mitigation(n).score_level]
+SCORE_LEVEL = [n for n in NAMES if get_mitigation(n).score_level]
+
+
+@pytest.mark.parametrize("name", EMBEDDING_LEVEL)
 def test_gap_falls(name):
     x, y = _data(n=200, d=16)
     xt, yt = _data(n=200, d=16, seed=1)  # held out
     m = get_mitigation(name)().fit(x, y)
     assert l2m(*m.transform(xt, yt)) < l2m(xt, yt)
+
+
+@pytest.mark.parametrize("name", SCORE_LEVEL)
+def test_score_level_keeps_embeddings(name):
+    """Score-level methods re-score; their transforms only normalise."""
+    x, y = _data()
+    m = get_mitigation(name)().fit(x, y)
+    np.testing.assert_allclose(m.transform_image(x), x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(m.transform_text(y), y / np.linalg.norm(y, axis=1, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_similarity_contract(name):
+    x, y = _data()
+    xt, yt = _data(seed=1)
+    m = get_mitigation(name)().fit(x, y)
+    s = m.similarity(yt[:7], xt, query_modality="text", gallery_modality="image")
+    assert s.shape == (7, xt.shape[0]) and s.dtype == np.float64 and np.isfinite(s).all()
+    np.testing.assert_allclose(m.similarity(3.0 * yt[:7], 0.5 * xt), s, rtol=1e-10, atol=1e-12)  # scale-free
+    mixed = m.similarity(xt[:3], np.vstack([xt, yt]), query_modality="image",
+                         gallery_modality=["image"] * len(xt) + ["text"] * len(yt))
+    assert mixed.shape == (3, len(xt) + len(yt))
+    if not m.score_level:  # the default: cosine of the transformed rows
+        want = m.transform_text(yt[:7]) @ m.transform_image(xt).T
+        np.testing.assert_allclose(s, want, rtol=1e-12, atol=1e-12)
+        want = m.transform_image(xt[:3]) @ np.vstack([m.transform_image(xt), m.transform_text(yt)]).T
+        np.testing.assert_allclose(mixed, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(InputError, match=r"queries has 7 features, but .* was fitted with 8"):
+        m.similarity(np.ones((2, 7)), xt)
+    with pytest.raises(InputError, match=r"query_modality must be 'image' or 'text', got 'audio'"):
+        m.similarity(yt, xt, query_modality="audio")
+    with pytest.raises(InputError, match=r"gallery_modality must be 'image', 'text' or 60 such names"):
+        m.similarity(yt, xt, gallery_modality=["text"] * 3)
+    with pytest.raises(NotFittedError):
+        get_mitigation(name)().similarity(yt, xt)
 
 
 @pytest.mark.parametrize("name", NAMES)

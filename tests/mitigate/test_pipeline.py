@@ -9,7 +9,7 @@ import pytest
 
 from gaplab import ConfigError, InputError, UnknownNameError
 from gaplab.io import Pairs, load_pairs, save_pairs
-from gaplab.metrics import l2i, l2m, linear_separability, rmg
+from gaplab.metrics import l2i, l2m, linear_separability, residual_gap, rmg
 from gaplab.metrics.functional.distance import sliced_wasserstein
 from gaplab.mitigate import (
     GAP_KEYS,
@@ -102,7 +102,7 @@ def test_in_sample_rows_are_the_metrics_of_the_fitted_transform():
     xa, ya = m.transform(p.image, p.text)
     row = t["rows"][1]
     assert row == {"method": "center", "params": {"renormalize": True}, "l2m": l2m(xa, ya), "rmg": rmg(xa, ya),
-                   "l2i": l2i(xa, ya), "sw": sliced_wasserstein(xa, ya, seed=3),
+                   "residual_gap": residual_gap(xa, ya), "l2i": l2i(xa, ya), "sw": sliced_wasserstein(xa, ya, seed=3),
                    "linear_separability": linear_separability(xa, ya, seed=3)}
     assert t["rows"][0]["l2m"] == l2m(p.image, p.text)
     # the fitted objects: fit on all pairs; multi-mean took the class prompts as query text
@@ -194,3 +194,10 @@ def test_write_mitigated_needs_a_fitted_mitigation(tmp_path):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         write_mitigated(make_pairs(), Center(), tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_in_sample_notes_score_level_methods():
+    res = run_mitigation(make_pairs(), ["center", "qb-norm"])
+    none, _, qb = res.table["rows"]
+    assert qb["l2m"] == pytest.approx(none["l2m"], rel=1e-6)  # re-scoring leaves the embeddings
+    assert any(s.startswith("qb-norm: score-level") and "--eval" in s for s in res.table["skipped"])

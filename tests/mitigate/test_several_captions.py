@@ -21,6 +21,13 @@ from gaplab.mitigate import compare, create_mitigation, get_mitigation, list_mit
 NAMES = list_mitigations()
 CAPTIONS = 5
 
+
+def gap_fell(method, after, before):
+    """Embedding methods lower the gap; score-level ones re-score and leave it exactly as it was."""
+    if get_mitigation(method.split("(")[0]).score_level:
+        return after == pytest.approx(before, rel=1e-12)
+    return after < before
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -57,7 +64,7 @@ def test_fit_accepts_image_index(name):
     m = get_mitigation(name)().fit(x, y, image_index=idx)
     xo, yo = m.transform(x, y)
     assert xo.shape == x.shape and yo.shape == y.shape
-    assert l2m(xo, yo, image_index=idx) < l2m(x, y, image_index=idx)
+    assert gap_fell(name, l2m(xo, yo, image_index=idx), l2m(x, y, image_index=idx))
     a = get_mitigation(name)().fit_transform(x, y, image_index=idx)
     np.testing.assert_array_equal(a[1], yo)
 
@@ -119,7 +126,7 @@ def test_compare_splits_by_image_with_image_index(name):
     s = r["split"]
     assert s["n_test_texts"] == CAPTIONS * s["n_test_images"]
     assert s["n_train_texts"] == CAPTIONS * s["n_train_images"]
-    assert r["rows"][1]["l2m"] < r["rows"][0]["l2m"]
+    assert gap_fell(name, r["rows"][1]["l2m"], r["rows"][0]["l2m"])
 
 
 def test_compare_fits_on_whole_train_images_only():
@@ -148,7 +155,7 @@ def test_cli_in_sample(cap5_file, name):
     assert out["n_images"] == 40 and out["n_texts"] == 200
     before = out["rows"][0]["l2m"]
     assert len(out["rows"]) == (1 + len(NAMES) if name == "all" else 2)
-    assert all(row["l2m"] < before for row in out["rows"][1:])
+    assert all(gap_fell(row["method"], row["l2m"], before) for row in out["rows"][1:])
 
 
 @pytest.mark.parametrize("name", [*NAMES, "all"])
@@ -174,7 +181,7 @@ def test_cli_out_keeps_image_index(cap5_file, tmp_path, name, do_eval):
     x, y, idx, _, _ = five_captions()
     assert p.image.shape == x.shape and p.text.shape == y.shape
     np.testing.assert_array_equal(p.image_index, idx)
-    assert l2m(p.image, p.text, image_index=p.image_index) < l2m(x, y, image_index=idx)
+    assert gap_fell(name, l2m(p.image, p.text, image_index=p.image_index), l2m(x, y, image_index=idx))
     if do_eval:
         assert int(p.meta["is_test"].sum()) == 20
     else:

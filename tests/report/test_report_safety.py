@@ -30,7 +30,7 @@ SECRET = base64.b64decode(
 
 #: every tag and attribute the renderer writes itself
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p", "b", "div", "table",
-        "tr", "th", "td", "figure", "img", "figcaption"}
+        "tr", "th", "td", "figure", "img", "figcaption", "label", "input"}
 
 
 class _Tags(HTMLParser):
@@ -48,7 +48,9 @@ def _assert_no_markup_from_data(text: str) -> None:
     parser.feed(text)
     for tag, attrs in parser.tags:
         assert tag in TAGS, tag
-        assert set(attrs) <= {"charset", "class", "alt", "src"}, (tag, attrs)
+        assert set(attrs) <= {"charset", "class", "alt", "src", "type"}, (tag, attrs)
+        if "type" in attrs or tag == "input":  # the click-to-enlarge toggle, nothing else
+            assert tag == "input" and attrs == {"type": "checkbox"}, (tag, attrs)
         if tag == "img":
             assert re.fullmatch(r"data:image/(png|gif);base64,[A-Za-z0-9+/=]+", attrs["src"] or "")
 

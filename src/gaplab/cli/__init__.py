@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "reproduce": "gaplab.cli.reproduce:reproduce",
     "report": "gaplab.cli.report:report",
     "demo": "gaplab.cli.demo:demo",
+    "export-viewer": "gaplab.cli.export:export_viewer",
 }
 
 

@@ -32,7 +32,7 @@ def demo(out: Path, quick: bool, seed: int, mitigation: str, steps: int | None, 
     record = reproduce("demo", quick=quick, out=out, seed=seed, params=params, verbose=False,
                        progress=not as_json, overwrite=overwrite)
     build_report([out], out / "report.html", title="gaplab demo: the modality gap of a MiniLM two-tower on digits",
-                 seed=seed, umap=False if quick else None)
+                 seed=seed, umap=False if quick else None, progress=not as_json)
     if as_json:
         echo_json(record.to_dict())
         return

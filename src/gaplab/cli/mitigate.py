@@ -32,6 +32,15 @@ COLUMNS: dict[str, str] = {
     "mixed_same_modality": "mix_same",
     "mixed_same_modality_img": "mix_img",
     "mixed_pair_r1": "mix_pair",
+    "residual_gap": "resid",
+    "hubness_image": "hub_img",
+    "antihub_image": "anti_img",
+    "hubness_text": "hub_txt",
+    "antihub_text": "anti_txt",
+    "mixed_ndcg10": "mix_ndcg",
+    "mixed_own_share10": "mix_own",
+    "flip_rate": "flip",
+    "flip_rate_zs": "flip_zs",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -15,9 +16,14 @@ import click
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--umap/--no-umap", default=None, help="UMAP view (default: when umap-learn is installed).")
 @click.option("--max-rows", default=2000, show_default=True, type=int, help="Rows sampled for plots and O(N²) metrics.")
+@click.option("--progress/--no-progress", default=None,
+              help="Stage messages on stderr (default: when stderr is a terminal).")
 def report(inputs: tuple[Path, ...], out: Path, fmt: str, title: str | None, seed: int,
-           umap: bool | None, max_rows: int) -> None:
+           umap: bool | None, max_rows: int, progress: bool | None) -> None:
     """Report on INPUT... (pairs files and/or run folders of train, reproduce or demo)."""
     from ..report import build_report
 
-    click.echo(str(build_report(list(inputs), out, format=fmt, title=title, seed=seed, umap=umap, max_rows=max_rows)))
+    if progress is None:
+        progress = sys.stderr.isatty()
+    click.echo(str(build_report(list(inputs), out, format=fmt, title=title, seed=seed, umap=umap, max_rows=max_rows,
+                                progress=progress)))

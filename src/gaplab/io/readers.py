@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from ._formats import (
 __all__ = [
     "Pairs", "FileFormat", "FORMATS", "SHARD_SUFFIXES", "is_shard_source",
     "load_pairs", "load_embeddings", "save_pairs", "make_example_pairs",
+    "Metadata", "METADATA_COLUMNS", "load_metadata", "read_metadata_file",
 ]
 
 
@@ -433,3 +435,154 @@ def make_example_pairs(
     y = z - c + 0.3 * rng.normal(size=(n, dim))
     labels = (z[:, 0] > 0).astype(np.int64)
     return save_pairs(path, x.astype(np.float32), y.astype(np.float32), labels=labels, model="synthetic-cones")
+
+
+#: the clip-retrieval metadata columns :func:`load_metadata` keeps by default (those present)
+METADATA_COLUMNS = ("key", "caption", "url", "image_path")
+
+_METADATA_FILE = re.compile(r"^metadata_(\d+)\.parquet$")
+_IMG_EMB_FILE = re.compile(r"^img_emb_(\d+)\.npy$")
+_TEXT_EMB_FILE = re.compile(r"^text_emb_(\d+)\.npy$")
+
+
+@dataclass
+class Metadata:
+    """A small table of per-pair metadata (captions, urls, keys), row i = pair i of the dump.
+
+    ``columns`` maps a column name to one value per row (``None`` where the file has none);
+    ``shards`` names the metadata file of each run of rows, in order, with its row count.
+    """
+
+    columns: dict[str, list[Any]]
+    shards: list[tuple[str, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def row(self, i: int) -> dict[str, Any]:
+        """The metadata of pair ``i`` as a dict (column → value)."""
+        n = len(self)
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+            raise InputError(f"Metadata.row: row {i!r} out of range for {n} rows")
+        return {k: v[int(i)] for k, v in self.columns.items()}
+
+    def describe(self, i: int, *, width: int = 60) -> str:
+        """A short label of pair ``i`` for reports and warnings: ``#i key=… "caption…" url``.
+
+        >>> Metadata({"key": ["000"], "caption": ["a dog"], "url": ["http://x/1.jpg"]}).describe(0)
+        '#0 key=000 "a dog" <http://x/1.jpg>'
+        """
+        r = self.row(i)
+        parts = [f"#{int(i)}"]
+        if r.get("key") is not None:
+            parts.append(f"key={r['key']}")
+        cap = r.get("caption")
+        if cap is not None:
+            cap = str(cap).replace("\n", " ")
+            parts.append('"' + (cap if len(cap) <= width else cap[: width - 1] + "…") + '"')
+        src = r.get("url") if r.get("url") is not None else r.get("image_path")
+        if src is not None:
+            parts.append(f"<{src}>")
+        return " ".join(parts)
+
+
+def read_metadata_file(
+    path: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = METADATA_COLUMNS,
+    n_rows: int | None = None,
+) -> dict[str, list[Any]]:
+    """The chosen columns of one clip-retrieval ``metadata_K.parquet`` as lists (those present).
+
+    ``columns=None`` reads every column. With ``n_rows`` (the rows of the shard's embedding
+    files) a file of another length is an :class:`~gaplab.InputError`: its rows would not line
+    up with the pairs. Needs pyarrow (the ``io`` extra).
+    """
+    p = _check_file(path, "read_metadata_file: path")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"{p}: reading clip-retrieval metadata needs pyarrow (pip install 'gaplab[io]')") from None
+    try:
+        names = pq.read_schema(p).names
+        keep = list(names) if columns is None else [c for c in columns if c in names]
+        table = pq.read_table(p, columns=keep)
+    except Exception as e:
+        raise InputError(not_valid(p, ".parquet", e)) from None
+    if n_rows is not None and table.num_rows != n_rows:
+        raise InputError(f"{p}: {table.num_rows} metadata rows for a shard of {n_rows} pairs; "
+                         "the metadata must have one row per embedding row")
+    return {c: table.column(c).to_pylist() for c in keep}
+
+
+def _numbered(d: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    out: dict[int, Path] = {}
+    if d.is_dir():
+        for f in d.iterdir():
+            m = pattern.match(f.name)
+            if m and f.is_file():
+                out[int(m.group(1))] = f
+    return out
+
+
+def load_metadata(
+    dump_dir: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = METADATA_COLUMNS,
+) -> Metadata:
+    """Captions, urls and keys of a clip-retrieval dump, aligned with its pairs.
+
+    ``dump_dir`` holds ``img_emb/img_emb_K.npy``, ``text_emb/text_emb_K.npy`` and
+    ``metadata/metadata_K.parquet`` (K zero-padded or not, as clip-retrieval writes them).
+    Shards are taken in the order :func:`gaplab.scale.discover_shards` uses (by K), so row i
+    of the result describes pair i of ``gaplab measure dump_dir``. Only the ``columns``
+    present are kept (default :data:`METADATA_COLUMNS`; ``None``: all). ``Metadata.shards``
+    gives each file's row count, to map rows back to shards (e.g. after ``--skip-bad-shards``).
+
+    Raises
+    ------
+    InputError
+        When the folder has no metadata, a shard has no metadata file, or a metadata file
+        has another number of rows than its embedding files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for sub in ("img_emb", "text_emb", "metadata"):
+    ...     (d / sub).mkdir()
+    >>> np.save(d / "img_emb/img_emb_0.npy", np.ones((2, 4), np.float16))
+    >>> np.save(d / "text_emb/text_emb_0.npy", np.ones((2, 4), np.float16))
+    >>> pq.write_table(pa.table({"caption": ["a cat", "a dog"], "url": ["u0", "u1"]}), d / "metadata/metadata_0.parquet")
+    >>> m = load_metadata(d)
+    >>> len(m), m.columns["caption"], m.describe(1)
+    (2, ['a cat', 'a dog'], '#1 "a dog" <u1>')
+    """
+    root = as_path(dump_dir, what="load_metadata: dump_dir")
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder (expected a clip-retrieval dump with metadata/)")
+    metas = _numbered(root / "metadata", _METADATA_FILE)
+    if not metas:
+        raise InputError(f"{root}: no metadata/metadata_K.parquet files (clip-retrieval writes them beside img_emb/ and text_emb/)")
+    imgs, txts = _numbered(root / "img_emb", _IMG_EMB_FILE), _numbered(root / "text_emb", _TEXT_EMB_FILE)
+    shard_ids = sorted(set(imgs) | set(txts)) or sorted(metas)
+    cols: dict[str, list[Any]] = {}
+    shards: list[tuple[str, int]] = []
+    total = 0
+    for k in shard_ids:
+        emb = imgs.get(k) or txts.get(k)
+        if k not in metas:
+            raise InputError(f"{root / 'metadata'}: no metadata file for shard {k} "
+                             f"(expected metadata_{k}.parquet beside {emb.name if emb else 'its embeddings'})")
+        shape = open_npy(emb)[0] if emb is not None else None
+        n = None if shape is None else (int(shape[0]) if shape else 0)
+        part = read_metadata_file(metas[k], columns=columns, n_rows=n)
+        rows = n if n is not None else len(next(iter(part.values()), []))
+        for c in part.keys() - cols.keys():  # a column first seen here is None in earlier shards
+            cols[c] = [None] * total
+        for c, values in cols.items():
+            values.extend(part.get(c, [None] * rows))
+        total += rows
+        shards.append((str(metas[k].relative_to(root)), rows))
+    order = [c for c in columns if c in cols] if columns is not None else sorted(cols)
+    return Metadata(columns={c: cols[c] for c in order}, shards=shards)

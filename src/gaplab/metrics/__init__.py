@@ -62,8 +62,13 @@ from .functional import (
     zero_shot_accuracy,
 )
 from .functional._stats import PairStats
+from .functional.diagnostics import duplicate_row_share, input_warnings
+from .intervals import bootstrap_measure, chance_levels, permutation_test
 from .measure import measure
+from .modalities import measure_modalities
+from .reading import reading
 from .suite import MetricSuite
+from .tracker import GapTracker
 
 
 def list_metrics(filter: str | None = None) -> list[str]:
@@ -86,5 +91,8 @@ __all__ = [
     "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
     "effective_rank", "mutual_knn", "hubness", "top_k_neighbours", "sliced_wasserstein",
     "mixed_modality_retrieval", "kmeans_agreement", "linear_probe", "CollapseWarning", "collapse_warnings",
-    "collapsed_modality_warning", "warn_if_collapsed", "count_distinct_rows",
+    "collapsed_modality_warning", "warn_if_collapsed", "count_distinct_rows", "input_warnings",
+    "duplicate_row_share", "bootstrap_measure", "permutation_test", "chance_levels", "reading",
+    "measure_modalities",
+    "GapTracker",
 ]

@@ -48,6 +48,7 @@ from .functional import (
 
 __all__ = [
     "MetricInfo", "CATALOGUE", "register_metric", "BASE_KEYS", "MEASURE_KEYS", "FAST_KEYS", "metric_info", "markdown_table",
+    "RESULT_KEYS", "CHANCE_FORMULAS",
 ]
 
 
@@ -64,6 +65,8 @@ class MetricInfo:
     higher_is_better: bool | None  #: towards a smaller gap / a better task; None = neither
     keys: dict[str, str] = field(default_factory=dict)  #: output key in ``measure`` → meaning
     in_measure: bool = True  #: whether :func:`gaplab.measure` reports it
+    #: output key → its chance level, in words (the numbers: :func:`gaplab.metrics.chance_levels`)
+    chance: dict[str, str] = field(default_factory=dict)
 
 
 CATALOGUE: Registry[MetricInfo] = Registry("metric")
@@ -118,7 +121,7 @@ for _info in (
     MetricInfo("mutual_knn", mutual_knn, "mean_i |N_x(i) ∩ N_y(i)| / k, k = 10 cosine neighbours j ≠ i",
                "Huh et al. 2024", "O(N²·d), blockwise", False, True,
                {"mutual_knn": "shared share of the 10 nearest neighbours, image vs text space",
-                "mutual_knn_chance": "its chance level k/(N − 1)"}),
+                "mutual_knn_chance": "its chance level k/(N − 1)"}, chance={"mutual_knn": "k/(N − 1)"}),
     MetricInfo("hubness", hubness, "skewness of the k-occurrence N_k (k = 10) over cross-modal queries; share with N_k = 0",
                "Radovanović et al. 2010; Bogolin et al. 2022", "O(N²·d), blockwise", False, False,
                {"hubness_image": "skewness of how often each image is in a text's top 10 (0 = no hubs)",
@@ -132,7 +135,8 @@ for _info in (
     MetricInfo("linear_separability", linear_separability,
                "held-out accuracy of a logistic regression image vs text (split by image)",
                "Shi et al. 2023 (001) §4; 003", "fit", False, False,
-               {"linear_separability": "held-out accuracy telling image from text (0.5 = no gap)"}),
+               {"linear_separability": "held-out accuracy telling image from text (0.5 = no gap)"},
+               chance={"linear_separability": "0.5; with image_index the larger modality's share of the rows"}),
     MetricInfo("logit_entropy", logit_entropy, "mean entropy of softmax(cos/τ), both directions",
                "Schrodi et al. 2025 (004)", "O(N²·d), blockwise", False, None,
                {"logit_entropy_i2t": "entropy of image->text softmax at the given temperature (nats)",
@@ -140,15 +144,19 @@ for _info in (
     MetricInfo("retrieval_recall", retrieval_recall, "R@K image→text and text→image (any own caption in top K)",
                "Radford et al. 2021 (CLIP)", "O(N²·d), blockwise", False, True,
                {f"{d}_r{k}": f"{'image->text' if d == 'i2t' else 'text->image'} recall@{k}"
-                for d in ("i2t", "t2i") for k in (1, 5, 10)}),
+                for d in ("i2t", "t2i") for k in (1, 5, 10)},
+               chance={**{f"i2t_r{k}": f"{k}/N; with image_index mean_i 1 − C(N_t − c_i, {k})/C(N_t, {k})"
+                          for k in (1, 5, 10)}, **{f"t2i_r{k}": f"{k}/N_images" for k in (1, 5, 10)}}),
     MetricInfo("dimension_gap", dimension_gap, "per-dim Δ_j, top-k share of ‖Δ‖², best 2-dim separator",
                "Schrodi et al. 2025 (004) Fig. 2b, 3a", "O(N·d) + fits", False, None,
                {"top_dims_share": "share of ‖Δ‖² carried by the top dimensions",
                 "best_pair_dims": "the two dimensions that best separate the modalities",
-                "best_pair_accuracy": "held-out accuracy of a separator on those two dimensions"}),
+                "best_pair_accuracy": "held-out accuracy of a separator on those two dimensions"},
+               chance={"best_pair_accuracy": "0.5; with image_index the larger modality's share of the rows"}),
     MetricInfo("zero_shot_accuracy", zero_shot_accuracy, "top-k of cos(x̂, class prompts)",
                "Radford et al. 2021 (CLIP); 000, 004", "O(N·C·d)", False, True,
-               {"zero_shot": "zero-shot top-1 accuracy with one prompt embedding per class"}, in_measure=False),
+               {"zero_shot": "zero-shot top-1 accuracy with one prompt embedding per class"}, in_measure=False,
+               chance={"zero_shot": "1/C for C balanced classes"}),
     MetricInfo("moad", moad, "per-sample, image vs text: (1/4n)Σ(x·y_o − mean_{j≠i} x·y_o,j) − same for attributes",
                "Schrodi et al. (004) §4, the text of the arXiv versions", "O(N·d)", False, None,
                {"moad": "object bias (> 0) or attribute bias (< 0) of the per-sample matching"}, in_measure=False),
@@ -173,14 +181,19 @@ for _info in (
                {"mixed_same_modality": "mixed corpus: top hit has the query's modality (gap-free ~0.5)",
                 "mixed_same_modality_img": "the same, image queries only (no duplicate captions involved)",
                 "mixed_same_modality_txt": "the same, text queries only (stays high when captions repeat)",
-                "mixed_pair_r1": "mixed corpus: top hit is the query's pair"}, in_measure=False),
+                "mixed_pair_r1": "mixed corpus: top hit is the query's pair",
+                "mixed_ndcg10": "mixed search (search_k=10): text queries over images + other captions, "
+                                "NDCG@10 of the query's own image",
+                "mixed_own_share10": "mixed search (search_k=10): share of the top 10 that are texts "
+                                     "(the query's own modality)"}, in_measure=False,
+               chance={"mixed_same_modality": "(N − 1)/(2N − 1) ≈ 0.5", "mixed_pair_r1": "1/(2N − 1)"}),
     MetricInfo("kmeans_agreement", kmeans_agreement,
                "k-means (k = #classes) on [x̂; ŷ]: ARI and V-measure vs the classes, ARI vs the modality",
                "Lloyd 1982; Hubert & Arabie 1985; Rosenberg & Hirschberg 2007", "fit", False, None,
                {"kmeans_ari": "k-means on images+texts vs class labels (ARI)",
                 "kmeans_vmeasure": "k-means on images+texts vs class labels (V-measure)",
                 "kmeans_modality_ari": "k-means clusters vs modality (ARI; 0 = clusters ignore modality)"},
-               in_measure=False),
+               in_measure=False, chance={"kmeans_ari": "0", "kmeans_modality_ari": "0"}),
     MetricInfo("linear_probe", linear_probe,
                "test accuracy of a logistic regression fit on the train rows (images → images; texts → images)",
                "Radford et al. 2021 (CLIP) §3.2", "fit", False, True,
@@ -208,6 +221,22 @@ for _name in CATALOGUE.list():
         FAST_KEYS.update(CATALOGUE.get(_name).keys)
 
 
+#: keys of :func:`gaplab.measure`'s result beyond the metrics: chance levels, intervals, nulls, reading
+RESULT_KEYS: dict[str, str] = {
+    "temperature": "τ of the logit entropy",
+    "seed": "seed of the split, the subsamples and the resamples",
+    "chance": "chance level of each metric that has one (key → value)",
+    "ci95": "95% bootstrap interval of each scalar metric covered (key → [lo, hi]); with ci= only",
+    "ci": "how ci95 was formed: method, resamples, seed, resampling unit, subsample",
+    "null": "permutation nulls (mutual_knn, linear_separability): mean, 95% range, p-value; with ci= only",
+    "warnings": "diagnostics: collapsed modality, duplicate rows, wild norms, float16, small N",
+    "reading": "plain-English sentences: what the numbers say and what to try",
+}
+
+#: output key → its chance level in words, over every catalogue entry
+CHANCE_FORMULAS: dict[str, str] = {k: v for _n in CATALOGUE.list() for k, v in CATALOGUE.get(_n).chance.items()}
+
+
 def metric_info(name: str) -> MetricInfo:
     """The catalogue entry of metric ``name`` (the function name, e.g. ``"rmg"``)."""
     return CATALOGUE.get(name)
@@ -215,9 +244,10 @@ def metric_info(name: str) -> MetricInfo:
 
 def markdown_table() -> str:
     """The README's metric table, generated from the catalogue."""
-    lines = ["| metric | keys in `measure --json` | formula | paper | cost |", "|---|---|---|---|---|"]
+    lines = ["| metric | keys in `measure --json` | formula | paper | cost | chance |", "|---|---|---|---|---|---|"]
     for name in CATALOGUE.list():
         m = CATALOGUE.get(name)
         keys = ", ".join(f"`{k}`" for k in m.keys) if m.in_measure else "—"
-        lines.append(f"| `{m.name}` | {keys} | {m.formula} | {m.paper} | {m.cost} |")
+        chance = "; ".join(f"`{k}`: {v}" for k, v in m.chance.items()) or "—"
+        lines.append(f"| `{m.name}` | {keys} | {m.formula} | {m.paper} | {m.cost} | {chance} |")
     return "\n".join(lines)

@@ -11,6 +11,13 @@
 
 Every mitigation works on L2-normalised rows (as every gap metric does) and returns
 L2-normalised rows unless its ``renormalize`` parameter is switched off.
+
+Retrieval goes through :meth:`Mitigation.similarity` (queries × gallery scores, larger =
+better). Embedding-level methods inherit the default, the cosine of the transformed rows;
+score-level methods (``score_level = True``: ``csls``, ``qb-norm``, ``db-norm``) leave the
+embeddings as they are (``transform_*`` only normalise) and override ``_similarity`` to
+re-score against banks of train-split rows. :func:`gaplab.mitigate.compare` ranks with it for
+R@K, hubness, mixed-modality search and the flip rate.
 """
 
 from __future__ import annotations
@@ -61,7 +68,9 @@ def list_mitigations(filter: str | None = None) -> list[str]:
     """Names of the registered mitigations, sorted (wildcards allowed, e.g. ``"*shift"``).
 
     >>> list_mitigations()
-    ['center', 'gap-shift', 'multi-mean', 'noise', 'procrustes', 'remove-dims']
+    ['c3', 'center', 'csls', 'db-norm', 'gap-shift', 'i0t', 'multi-mean', 'noise', 'orthogonal-shift', 'ot', 'procrustes', 'qb-norm', 'realign', 'remove-dims']
+    >>> list_mitigations("*-norm")
+    ['db-norm', 'qb-norm']
     """
     return MITIGATIONS.list(filter)
 
@@ -106,6 +115,8 @@ class Mitigation:
     paper: ClassVar[str] = ""
     #: True when ``fit`` needs matched pairs (same N, or ``image_index``)
     needs_pairs: ClassVar[bool] = False
+    #: True when the method re-scores (overrides ``_similarity``) instead of moving embeddings
+    score_level: ClassVar[bool] = False
 
     # -- parameters --------------------------------------------------------------------------
     @classmethod
@@ -229,6 +240,55 @@ class Mitigation:
         a, dtype = self._prepare(y, "y", "transform_text")
         return self._transform_text(a).astype(dtype, copy=False)
 
+    def similarity(
+        self, queries: Any, gallery: Any, *, query_modality: str = "text", gallery_modality: Any = "image"
+    ) -> np.ndarray:
+        r"""Retrieval scores (Q, G) of each query against each gallery row; larger ranks first.
+
+        .. math:: s(q, g) = \langle T_{m(q)}(\hat q),\, T_{m(g)}(\hat g)\rangle
+
+        for embedding-level methods (:math:`T` = ``transform_image`` / ``transform_text``);
+        score-level methods (``score_level``) replace it by their re-scoring. Only the
+        order of one query's scores is meant to be compared (several methods add a per-query
+        constant).
+
+        Parameters
+        ----------
+        queries : array (Q, d)
+            Query embeddings, all of ``query_modality``.
+        gallery : array (G, d)
+            Gallery embeddings.
+        query_modality : {"text", "image"}, default "text"
+        gallery_modality : "image", "text" or a sequence of them (one per gallery row)
+            Per-row modalities make a mixed corpus (images and texts in one list).
+
+        Examples
+        --------
+        >>> from gaplab.mitigate import Center
+        >>> m = Center(renormalize=False).fit([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
+        >>> m.similarity([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]])
+        array([[ 0.5, -0.5]])
+        """
+        where = "similarity"
+        q, _ = self._prepare(queries, "queries", where)
+        g, _ = self._prepare(gallery, "gallery", where)
+        if query_modality not in ("image", "text"):
+            raise InputError(
+                f"{self.name}.similarity: query_modality must be 'image' or 'text', got {query_modality!r}"
+            )
+        is_text = _modality_mask(gallery_modality, g.shape[0], f"{self.name}.similarity")
+        return self._similarity(q, g, query_modality == "text", is_text)
+
+    def _similarity(self, q: np.ndarray, g: np.ndarray, query_is_text: bool, is_text: np.ndarray) -> np.ndarray:
+        """Hook of :meth:`similarity` on normalised float64 rows; default: cosine of the transformed rows."""
+        tq = self._transform_text(q) if query_is_text else self._transform_image(q)
+        tg = np.empty_like(g)
+        if is_text.any():
+            tg[is_text] = self._transform_text(g[is_text])
+        if (~is_text).any():
+            tg[~is_text] = self._transform_image(g[~is_text])
+        return np.asarray(tq, dtype=np.float64) @ np.asarray(tg, dtype=np.float64).T
+
     def transform(self, image_emb: Any, text_emb: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(transform_image(image_emb), transform_text(text_emb))``."""
         return self.transform_image(image_emb), self.transform_text(text_emb)
@@ -313,6 +373,21 @@ class Mitigation:
         if cls is not Mitigation and not isinstance(m, cls):
             raise InputError(f"{path}: holds a {type(m).__name__}, not a {cls.__name__}")
         return m
+
+
+def _modality_mask(modality: Any, n: int, where: str) -> np.ndarray:
+    """Boolean (n,) mask, True for text rows, from ``"image"``, ``"text"`` or one name per row."""
+    if isinstance(modality, str):
+        if modality not in ("image", "text"):
+            raise InputError(f"{where}: gallery_modality must be 'image', 'text' or one of them per row, got {modality!r}")
+        return np.full(n, modality == "text")
+    arr = np.asarray(modality)
+    if arr.shape != (n,) or not np.isin(arr, ["image", "text"]).all():
+        raise InputError(
+            f"{where}: gallery_modality must be 'image', 'text' or {n} such names (one per gallery row), "
+            f"got shape {arr.shape}"
+        )
+    return arr == "text"
 
 
 def load_mitigation(path: str | os.PathLike[str]) -> Mitigation:

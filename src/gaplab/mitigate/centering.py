@@ -228,15 +228,20 @@ class Noise(Mitigation):
     def _fit(
         self, x: np.ndarray, y: np.ndarray, image_index: np.ndarray | None, **extra: np.ndarray
     ) -> None:
-        where = "noise.fit"
+        where = f"{self.name}.fit"
         check_real(self.std, "std", where, low=0.0)
         check_choice(self.modality, "modality", where, ("text", "image"))
-        check_bool(self.center, "center", where)
+        center = self._centers(where)
         check_bool(self.renormalize, "renormalize", where)
         check_int(self.seed, "seed", where, low=0)
         d = x.shape[1]
-        self.mean_image_ = x.mean(axis=0) if self.center else np.zeros(d)
-        self.mean_text_ = y.mean(axis=0) if self.center else np.zeros(d)
+        self.mean_image_ = x.mean(axis=0) if center else np.zeros(d)
+        self.mean_text_ = y.mean(axis=0) if center else np.zeros(d)
+
+    def _centers(self, where: str) -> bool:
+        """Whether the fit removes each modality's mean (the ``center`` parameter here)."""
+        check_bool(self.center, "center", where)
+        return bool(self.center)
 
     def _noise(self, shape: tuple[int, int]) -> np.ndarray:
         if float(self.std) == 0.0:
@@ -244,14 +249,18 @@ class Noise(Mitigation):
         rng = np.random.default_rng(int(self.seed))
         return rng.standard_normal(shape) * (float(self.std) / np.sqrt(shape[1]))
 
-    def _transform_image(self, x: np.ndarray) -> np.ndarray:
-        z = x - self.mean_image_
-        if self.modality == "image":
+    def _noise_at_transform(self) -> bool:
+        """Whether ``transform_*`` add the noise (always here; :class:`~gaplab.mitigate.C3` makes it a switch)."""
+        return True
+
+    def _collapse(self, a: np.ndarray, is_text: bool, noisy: bool) -> np.ndarray:
+        z = a - (self.mean_text_ if is_text else self.mean_image_)
+        if noisy and self.modality == ("text" if is_text else "image"):
             z = z + self._noise(z.shape)
         return self._maybe_renormalize(z)
 
+    def _transform_image(self, x: np.ndarray) -> np.ndarray:
+        return self._collapse(x, False, self._noise_at_transform())
+
     def _transform_text(self, y: np.ndarray) -> np.ndarray:
-        z = y - self.mean_text_
-        if self.modality == "text":
-            z = z + self._noise(z.shape)
-        return self._maybe_renormalize(z)
+        return self._collapse(y, True, self._noise_at_transform())

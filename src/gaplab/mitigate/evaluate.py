@@ -4,9 +4,15 @@
 each mitigation on the train split only, and report on the test split: the gap in two parts
 (centroid: L2M; what centring cannot remove: RMG, L2I, the sliced Wasserstein distance of
 the centred modalities, linear separability) and the tasks (zero-shot accuracy, retrieval
-R@1/5/10 both ways, linear probes within and across modalities, k-means ARI/V-measure on the
-joint set, mixed-modality retrieval). Anything that needs missing labels or class prompts is
-skipped and listed in ``skipped``.
+R@1/5/10 both ways, hubness of both retrieval directions, linear probes within and across
+modalities, k-means ARI/V-measure on the joint set, mixed-modality retrieval and search, and
+the flip rate of top-1 predictions under input noise). Anything that needs missing labels or
+class prompts is skipped and listed in ``skipped``.
+
+Rankings (R@K, hubness, mixed search, flip rate, zero-shot) come from each method's
+:meth:`~gaplab.mitigate.Mitigation.similarity`: the cosine of the transformed rows for
+embedding-level methods, the re-scored banks for score-level ones (``csls``, ``qb-norm``,
+``db-norm``), whose embeddings — and so gap metrics — are those of the ``none`` row.
 """
 
 from __future__ import annotations
@@ -25,30 +31,36 @@ from ..metrics import (
     l2i,
     l2m,
     linear_separability,
+    residual_gap,
     retrieval_recall,
     rmg,
     zero_shot_accuracy,
 )
 from ..metrics.functional.distance import sliced_wasserstein
+from ..metrics.functional.knn import hubness
 from ..metrics.functional.tasks import (
     check_labels,
     kmeans_agreement,
     linear_probe,
     mixed_modality_retrieval,
+    mixed_retrieval_from_scores,
 )
+from ._checks import check_real
+from ._scoring import hubness_from_scores, ranks_from_scores, recall_at, zero_shot_from_scores
 from .base import Mitigation, clone, create_mitigation, list_mitigations
 
-__all__ = ["Split", "split_pairs", "evaluate", "compare", "ROW_KEYS", "GAP_KEYS"]
+__all__ = ["Split", "split_pairs", "evaluate", "compare", "published_table", "ROW_KEYS", "GAP_KEYS", "TABLE_KEYS"]
 
 #: keys of one result row, in display order, with their meaning (metrics shared with
 #: :func:`gaplab.measure` take their meaning from :data:`~gaplab.metrics.MEASURE_KEYS`)
 ROW_KEYS: dict[str, str] = {
     "method": "mitigation ('none' = the embeddings as given)",
-    **{k: MEASURE_KEYS[k] for k in ("l2m", "rmg", "l2i")},
+    **{k: MEASURE_KEYS[k] for k in ("l2m", "rmg", "residual_gap", "l2i")},
     "sw": "sliced Wasserstein-2 between the centred modalities (what centring leaves)",
     "linear_separability": MEASURE_KEYS["linear_separability"],
     "zero_shot": "zero-shot top-1 accuracy with the class prompts",
     **{k: MEASURE_KEYS[k] for k in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")},
+    **{k: MEASURE_KEYS[k] for k in ("hubness_image", "antihub_image", "hubness_text", "antihub_text")},
     "probe_image": "linear probe: train on train images, test on test images",
     "probe_cross": "cross-modal probe: train on train texts, test on test images",
     "kmeans_ari": "k-means on images+texts vs class labels (ARI)",
@@ -57,10 +69,21 @@ ROW_KEYS: dict[str, str] = {
     "mixed_same_modality": "mixed corpus: top hit has the query's modality (gap-free ~0.5)",
     "mixed_same_modality_img": "the same, image queries only (no duplicate captions involved)",
     "mixed_pair_r1": "mixed corpus: top hit is the query's pair",
+    "mixed_ndcg10": "mixed search (text queries; corpus: images + other items' captions): nDCG@10, own image relevant",
+    "mixed_own_share10": "mixed search: share of the top 10 that are texts (the query's own modality)",
+    "flip_rate": "share of retrieval top-1 predictions (both ways) that change under Gaussian input noise",
+    "flip_rate_zs": "share of zero-shot predictions that change under Gaussian noise on the images",
 }
 
 #: the gap metrics among :data:`ROW_KEYS` (the rest are tasks)
-GAP_KEYS = ("l2m", "rmg", "l2i", "sw", "linear_separability")
+GAP_KEYS = ("l2m", "rmg", "residual_gap", "l2i", "sw", "linear_separability")
+
+#: k of the hubness keys and of mixed search (the catalogue's hubness meanings say "top 10")
+TOP_K = 10
+
+#: the columns of :func:`published_table`: gap, retrieval, hubness, mixed search, robustness
+TABLE_KEYS = ("l2m", "rmg", "residual_gap", "i2t_r1", "t2i_r1", "hubness_image", "antihub_image",
+              "hubness_text", "antihub_text", "mixed_ndcg10", "mixed_own_share10", "flip_rate")
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,7 @@ class _Identity:
 
     name = "none"
     fit_params: tuple[str, ...] = ()
+    score_level = False
 
     def get_params(self) -> dict[str, Any]:
         return {}
@@ -162,6 +186,9 @@ class _Identity:
 
     def transform_text(self, y: Any) -> np.ndarray:
         return normalize_rows(np.asarray(y, dtype=np.float64))
+
+    def similarity(self, queries: Any, gallery: Any, **_: Any) -> np.ndarray:
+        return self.transform_image(queries) @ self.transform_image(gallery).T
 
 
 @dataclass
@@ -264,8 +291,26 @@ def _fitted_summary(m: Any) -> dict[str, Any]:
     return out
 
 
+def _noisy(a: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Normalised rows plus Gaussian noise of expected norm ~sigma (per coordinate sigma/sqrt(d))."""
+    an = normalize_rows(np.asarray(a, dtype=np.float64))
+    return an + rng.standard_normal(an.shape) * (sigma / np.sqrt(an.shape[1]))
+
+
+def _zs_scores(m: Any, x: np.ndarray, class_text: np.ndarray) -> np.ndarray:
+    """Image rows × class prompts, scored as the zero-shot metric scores them."""
+    if getattr(m, "score_level", False):
+        return np.asarray(m.similarity(x, class_text, query_modality="image", gallery_modality="text"))
+    tq = getattr(m, "transform_query", m.transform_text)
+    return np.asarray(m.transform_image(x), np.float64) @ np.asarray(tq(class_text), np.float64).T
+
+
+def _flip(clean: np.ndarray, noisy: np.ndarray) -> np.ndarray:
+    return np.argmax(clean, axis=1) != np.argmax(noisy, axis=1)
+
+
 def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_projections: int,
-           skipped: list[str]) -> dict[str, Any]:
+           skipped: list[str], flip_sigma: float = 0.1) -> dict[str, Any]:
     s = d.split
     idx_tr = d.idx[s.train_texts]
     fit_kw = {}
@@ -282,6 +327,7 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
     row: dict[str, Any] = {"method": label, "params": m.get_params(), "fitted": _fitted_summary(m)}
     row["l2m"] = l2m(xte, yte, image_index=ii)
     row["rmg"] = rmg(xte, yte, image_index=ii)
+    row["residual_gap"] = residual_gap(xte, yte, image_index=ii)
     row["l2i"] = l2i(xte, yte, image_index=ii)
     row["sw"] = sliced_wasserstein(xte, yte, n_projections=n_projections, seed=seed)
     try:
@@ -289,15 +335,36 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
     except InputError as e:
         row["linear_separability"] = None
         skipped.append(f"linear_separability ({label}): {e}")
-    row.update(retrieval_recall(xte, yte, image_index=ii, ks=ks))
+    xr, yr = d.x[s.test_images], d.y[s.test_texts]
+    score_level = bool(getattr(m, "score_level", False))
+    kh = min(TOP_K, xr.shape[0], yr.shape[0])
+    s_it = np.asarray(m.similarity(xr, yr, query_modality="image", gallery_modality="text"))
+    s_ti = np.asarray(m.similarity(yr, xr, query_modality="text", gallery_modality="image"))
+    if score_level:  # rank by the method's own scores
+        row.update(recall_at(ranks_from_scores(s_it, s_ti, idx_te), tuple(ks)))
+        row.update(hubness_from_scores(s_ti, s_it, kh))
+    else:  # cosine of the transformed rows: the blockwise metric kernels
+        row.update(retrieval_recall(xte, yte, image_index=ii, ks=ks))
+        row.update(hubness(xte, yte, k=kh, image_index=ii))
+    rng = np.random.default_rng(seed)  # the same noise for every method
+    nx, ny = _noisy(xr, flip_sigma, rng), _noisy(yr, flip_sigma, rng)
+    flips = np.r_[_flip(s_it, m.similarity(nx, ny, query_modality="image", gallery_modality="text")),
+                  _flip(s_ti, m.similarity(ny, nx, query_modality="text", gallery_modality="image"))]
+    row["flip_rate"] = float(flips.mean())
+    row["flip_rate_zs"] = None
     for key in ("zero_shot", "probe_image", "probe_cross", "kmeans_ari", "kmeans_vmeasure",
                 "kmeans_modality_ari"):
         row[key] = None
     if d.labels is not None:
         lab_te = d.labels[s.test_images]
         if d.class_text is not None:
-            tq = getattr(m, "transform_query", m.transform_text)
-            row["zero_shot"] = zero_shot_accuracy(xte, tq(d.class_text), lab_te)
+            zs = _zs_scores(m, xr, d.class_text)
+            if score_level:
+                row["zero_shot"] = zero_shot_from_scores(zs, lab_te)
+            else:
+                tq = getattr(m, "transform_query", m.transform_text)
+                row["zero_shot"] = zero_shot_accuracy(xte, tq(d.class_text), lab_te)
+            row["flip_rate_zs"] = float(_flip(zs, _zs_scores(m, nx, d.class_text)).mean())
         xtr = m.transform_image(d.x[s.train_images])
         ytr = m.transform_text(d.y[s.train_texts])
         lab_tr = d.labels[s.train_images]
@@ -310,8 +377,17 @@ def _score(m: Any, label: str, d: _Data, *, ks: Sequence[int], seed: int, n_proj
             row.update(kmeans_agreement(xte, yte, lab_te, d.labels[d.idx[s.test_texts]], seed=seed))
         elif label == "none":
             skipped.append("kmeans_*: the test split holds a single class")
-    mixed = mixed_modality_retrieval(xte, yte, image_index=ii)
-    for key in ("mixed_same_modality", "mixed_same_modality_img", "mixed_pair_r1"):
+    if score_level:
+        z = np.vstack([xr, yr])
+        mods = np.array(["image"] * xr.shape[0] + ["text"] * yr.shape[0])
+        n = xr.shape[0]
+        blocks = [(0, n, np.asarray(m.similarity(xr, z, query_modality="image", gallery_modality=mods))),
+                  (n, n + yr.shape[0], np.asarray(m.similarity(yr, z, query_modality="text", gallery_modality=mods)))]
+        mixed = mixed_retrieval_from_scores(n, idx_te, blocks, search_k=TOP_K)
+    else:
+        mixed = mixed_modality_retrieval(xte, yte, image_index=ii, search_k=TOP_K)
+    for key in ("mixed_same_modality", "mixed_same_modality_img", "mixed_pair_r1",
+                f"mixed_ndcg{TOP_K}", f"mixed_own_share{TOP_K}"):
         row[key] = mixed[key]
     return row
 
@@ -332,6 +408,7 @@ def compare(
     ks: Sequence[int] = (1, 5, 10),
     n_projections: int = 128,
     include_before: bool = True,
+    flip_sigma: float = 0.1,
 ) -> dict[str, Any]:
     """Gap and task metrics on the test split, for the raw embeddings and each mitigation.
 
@@ -357,7 +434,14 @@ def compare(
     query_text : array (Q, d), optional
         Query-text calibration set for ``multi-mean`` (default: ``class_text``).
     test_fraction, seed, train, test
-        The split, see :func:`split_pairs`.
+        The split, see :func:`split_pairs`. ``seed`` also seeds the metrics' randomness
+        (sliced Wasserstein projections, probes, k-means, the flip-rate noise).
+    flip_sigma : float, default 0.1
+        σ of the flip rate: every test image and text (normalised) gets Gaussian noise of
+        per-coordinate std σ/√d (expected norm ≈ σ), drawn once from ``seed`` and the same
+        for every method; ``flip_rate`` is the share of retrieval top-1 predictions (each
+        test image querying the test texts and each text the images, pooled) whose argmax
+        changes, ``flip_rate_zs`` the same for zero-shot predictions (noise on the images).
 
     Returns
     -------
@@ -378,21 +462,26 @@ def compare(
     """
     return _compare(image, text, mitigations, labels=labels, class_text=class_text, query_text=query_text,
                     image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test,
-                    ks=ks, n_projections=n_projections, include_before=include_before)[0]
+                    ks=ks, n_projections=n_projections, include_before=include_before,
+                    flip_sigma=flip_sigma)[0]
 
 
 def _compare(
     image: Any, text: Any, mitigations: Iterable[Any] | Mapping[str, Any], *, labels: Any, class_text: Any,
     query_text: Any, image_index: Any, test_fraction: float, seed: int, train: Any, test: Any,
-    ks: Sequence[int], n_projections: int, include_before: bool,
+    ks: Sequence[int], n_projections: int, include_before: bool, flip_sigma: float = 0.1,
 ) -> tuple[dict[str, Any], dict[str, Mitigation], Split]:
     """:func:`compare`'s result, the fitted mitigations and the split.
 
     The mitigations map each row label to its object as fitted on the train split (the
     "none" row has none).
     """
+    flip_sigma = check_real(flip_sigma, "flip_sigma", "evaluate", low=0.0)
     d = _prepare(image, text, labels=labels, class_text=class_text, query_text=query_text,
                  image_index=image_index, test_fraction=test_fraction, seed=seed, train=train, test=test)
+    kh = min(TOP_K, d.split.test_images.size, d.split.test_texts.size)
+    if kh < TOP_K:
+        d.notes.append(f"hubness: k = {kh} (the test split is smaller than {TOP_K})")
     if isinstance(mitigations, Mapping):
         items = list(mitigations.items())
     else:
@@ -409,7 +498,7 @@ def _compare(
     for label, m in todo:
         name, obj = _as_mitigation(m)
         rows.append(_score(obj, label or name, d, ks=ks, seed=seed, n_projections=n_projections,
-                           skipped=skipped))
+                           skipped=skipped, flip_sigma=flip_sigma))
         if isinstance(obj, Mitigation):
             fitted[label or name] = obj
     result = {
@@ -443,3 +532,43 @@ def evaluate(image: Any, text: Any, mitigation: Any = None, **kwargs: Any) -> di
     res = compare(image, text, [] if mitigation is None else [mitigation], **kwargs)
     rows = res.pop("rows")
     return {**res, "before": rows[0], "after": rows[1] if len(rows) > 1 else None}
+
+
+def published_table(
+    name: str = "clip_coco",
+    mitigations: Iterable[Any] | Mapping[str, Any] = ("all",),
+    *,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    flip_sigma: float = 0.1,
+    keys: Sequence[str] = TABLE_KEYS,
+) -> dict[str, Any]:
+    """Every fix on a shipped dump, held out: :func:`compare` reduced to :data:`TABLE_KEYS`.
+
+    Loads :func:`gaplab.data.load_published` ``name`` (default the CLIP MS-COCO dump, 500
+    one-to-one pairs), splits it by image (``test_fraction``, ``seed``), fits each mitigation
+    on the train split (its banks too, for the score-level ones) and reports ``keys`` on the
+    test split. Returns ``{"dataset", "split", "keys", "rows": [{"method", key: value}], "text"}``
+    where ``text`` is the table as aligned plain text.
+
+    Examples
+    --------
+    >>> t = published_table(mitigations=["center"])  # doctest: +SKIP
+    >>> print(t["text"])  # doctest: +SKIP
+    """
+    from ..data.published import load_published
+
+    missing = [k for k in keys if k not in ROW_KEYS]
+    if missing:
+        raise InputError(f"published_table: unknown key {missing[0]!r}; valid: {', '.join(ROW_KEYS)}")
+    x, y = load_published(name)
+    res = compare(x, y, mitigations, test_fraction=test_fraction, seed=seed, flip_sigma=flip_sigma)
+    rows = [{"method": r["method"], **{k: r[k] for k in keys}} for r in res["rows"]]
+    width = max(len(r["method"]) for r in rows)
+    cols = [max(len(k), 6) for k in keys]
+    lines = ["method".ljust(width) + "  " + "  ".join(k.rjust(c) for k, c in zip(keys, cols, strict=True))]
+    for r in rows:
+        cells = ["-" if r[k] is None else f"{r[k]:.3f}" for k in keys]
+        lines.append(r["method"].ljust(width) + "  " + "  ".join(v.rjust(c) for v, c in zip(cells, cols, strict=True)))
+    return {"dataset": name, "split": res["split"], "keys": list(keys), "rows": rows, "notes": res["notes"],
+            "text": "\n".join(lines)}

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._errors import ConfigError, InputError
 from ..io import Pairs, load_pairs, save_pairs
-from ..metrics import l2i, l2m, linear_separability, rmg
+from ..metrics import l2i, l2m, linear_separability, residual_gap, rmg
 from ..metrics.functional.distance import sliced_wasserstein
 from .base import Mitigation, clone, create_mitigation, get_mitigation, list_mitigations
 from .evaluate import GAP_KEYS, ROW_KEYS, Split, _compare
@@ -293,12 +293,18 @@ def run_mitigation(
         rows.append({
             "method": label, "params": par,
             "l2m": l2m(xa, ya, image_index=idx), "rmg": rmg(xa, ya, image_index=idx),
+            "residual_gap": residual_gap(xa, ya, image_index=idx),
             "l2i": l2i(xa, ya, image_index=idx), "sw": sliced_wasserstein(xa, ya, seed=seed),
             "linear_separability": linear_separability(xa, ya, image_index=idx, seed=seed),
         })
+    skipped = ["task metrics: run with --eval"]
+    rescoring = [label for label, m in todo.items() if m.score_level]
+    if rescoring:
+        skipped.append(f"{', '.join(rescoring)}: score-level (re-scores retrieval, keeps the embeddings, "
+                       "so the gap is unchanged); their effect shows in --eval")
     table = {
         "n_images": int(x.shape[0]), "n_texts": int(y.shape[0]), "dim": int(x.shape[1]),
-        "protocol": IN_SAMPLE, "skipped": ["task metrics: run with --eval"], "rows": rows,
+        "protocol": IN_SAMPLE, "skipped": skipped, "rows": rows,
         "meanings": {k: ROW_KEYS[k] for k in ("method", *GAP_KEYS)},
     }
     return MitigationResult(table, fitted, None, class_text)

@@ -156,7 +156,8 @@ class MADBatches:
             yield torch.from_numpy(self.data.images[idx]), torch.from_numpy(self.tok.encode(caps))
 
 
-def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None = None) -> tuple[Any, dict]:
+def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None = None,
+              init: dict[str, Any] | None = None) -> tuple[Any, dict]:
     """Train a MAD CLIP model with the engine; returns ``(model, history)``.
 
     ``gaplab.train.Trainer``: CLIP loss, learnable temperature (init 0.07), AdamW with weight
@@ -165,19 +166,27 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     Cached on disk under ``cache_dir`` (keyed by a hash of the config and the gaplab version;
     tensors + JSON, loaded without running code), so recipes sharing a model train it once;
     an unreadable cache file is ignored (with a warning) and replaced.
+
+    Other objectives and fine-tuning read ``cfg.extra`` (empty by default: the CLIP run above;
+    see :func:`train_options`): ``loss``, ``loss_kwargs``, ``temperature_init``,
+    ``siglip_bias``; ``init`` (a model state dict) starts from those weights instead of the
+    seed's initialisation and needs ``cfg.extra["init_from"]`` naming them (so the cache key
+    differs; :func:`finetune_mad` sets both). A SigLIP run's learned bias is recorded in the
+    history as ``bias`` (one value, at the end).
     """
     from ..train import Trainer
     from ..train.callbacks import Callback
     from ..train.schedules import warmup_cosine_schedule
 
-    model = build_model(cfg)
+    options = train_options(cfg, init)
+    model = _start_model(cfg, init)
     path = None if cache_dir is None else Path(cache_dir) / f"mad_model_{cfg.key()}.pt"
     if path is not None and path.exists():
         cached = _load_cached(path, model, cfg)
         if cached is not None:
             model.eval()
             return model, cached
-        model = build_model(cfg)  # retrain from the same initialisation
+        model = _start_model(cfg, init)  # retrain from the same initialisation
     train, _ = mad_data(cfg.n_train, cfg.n_test, cfg.image_size, cfg.seed)
     batches = MADBatches(train, cfg)
     steps = len(batches) * cfg.epochs
@@ -189,12 +198,14 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
             history["loss"].append(logs["loss"])
             history["temperature"].append(logs["temperature"])
 
-    trainer = Trainer(model, loss="clip", temperature="learnable", optimizer="adamw",
+    trainer = Trainer(model, **options, optimizer="adamw",
                       lr=warmup_cosine_schedule(0.0, cfg.lr, warm, steps), weight_decay=cfg.weight_decay,
                       batch_size=cfg.batch_size, steps=steps, seed=cfg.seed, callbacks=[_Log()],
                       progress=progress)
     trainer.fit(batches)
     model.eval()
+    if getattr(trainer.engine, "bias", None) is not None:
+        history["bias"] = [float(trainer.engine.bias.detach())]
     if path is not None:
         import warnings
 
@@ -392,3 +403,110 @@ def init_gap(cfg: MADConfig) -> dict[str, float]:
     x = embed_images(model, test.images)
     y = embed_texts(model, test.captions(n_attributes=cfg.n_attributes or 5, rng=1))
     return {"l2m": l2m(x, y), "rmg": rmg(x, y)}
+
+
+# --------------------------------------------------------------------------- other objectives, fine-tuning
+# (``modality-arithmetic``, ``siglip-gap``, ``fairness-shift``)
+
+#: a ``--quick`` scale whose models learn the digit (overrides of :func:`scaled_config`): the stock
+#: quick models (1,500 images, 6 epochs, width 32) leave zero-shot digit accuracy at chance
+#: (0.10), so nothing that needs the digit can be judged; these reach ≈ 0.5 (seed 0, tried once,
+#: before any claim was run), at about 8× a stock quick model's cost
+QUICK_LEARNED = {"n_train": 3000, "epochs": 15, "width": 64, "embed_dim": 32}
+
+#: SigLIP's initialisation (Zhai et al., ICCV 2023, §3): t' = log 10, so τ = 0.1, and bias b = −10
+SIGLIP_INIT = {"temperature_init": 0.1, "siglip_bias": -10.0}
+
+
+def train_options(cfg: MADConfig, init: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The objective part of :func:`train_mad`'s Trainer options, read from ``cfg.extra``.
+
+    Empty ``extra``: ``{"loss": "clip", "temperature": "learnable"}`` (CLIP, learnable τ from
+    0.07). Keys: ``loss`` (a :func:`gaplab.train.list_losses` name), ``loss_kwargs``,
+    ``temperature_init`` (the learnable τ's start), ``fixed_temperature`` (a fixed τ instead
+    of a learnable one), ``siglip_bias`` (SigLIP's bias start), ``init_from`` (required with
+    ``init``); any other key is a :class:`~gaplab.ConfigError`.
+
+    Examples
+    --------
+    >>> train_options(MADConfig())
+    {'loss': 'clip', 'temperature': 'learnable'}
+    >>> train_options(MADConfig(extra={"loss": "siglip", **SIGLIP_INIT}))["temperature"]
+    {'name': 'learnable', 'init': 0.1}
+    """
+    from .._errors import ConfigError
+
+    ex = dict(cfg.extra)
+    known = {"loss", "loss_kwargs", "temperature_init", "fixed_temperature", "siglip_bias", "init_from"}
+    bad = sorted(set(ex) - known)
+    if bad:
+        raise ConfigError(f"train_mad: unknown MADConfig.extra key(s) {bad}; valid: {sorted(known)}")
+    if (init is None) != ("init_from" not in ex):
+        raise ConfigError("train_mad: init (start weights) and MADConfig.extra['init_from'] (their name, "
+                          f"part of the cache key) go together; got init {'given' if init is not None else 'None'}"
+                          f" and extra {ex}")
+    out: dict[str, Any] = {"loss": ex.get("loss", "clip")}
+    if "loss_kwargs" in ex:
+        out["loss_kwargs"] = dict(ex["loss_kwargs"])
+    if "fixed_temperature" in ex and "temperature_init" in ex:
+        raise ConfigError("train_mad: MADConfig.extra has both fixed_temperature and temperature_init; give one")
+    if "fixed_temperature" in ex:
+        out["temperature"] = float(ex["fixed_temperature"])
+    else:
+        out["temperature"] = ("learnable" if "temperature_init" not in ex
+                              else {"name": "learnable", "init": float(ex["temperature_init"])})
+    if "siglip_bias" in ex:
+        out["siglip_bias"] = float(ex["siglip_bias"])
+    return out
+
+
+def _start_model(cfg: MADConfig, init: dict[str, Any] | None) -> Any:
+    model = build_model(cfg)
+    if init is not None:
+        model.load_state_dict(init)
+    return model
+
+
+def objective_config(quick: bool, loss: str, **overrides: Any) -> MADConfig:
+    """:func:`scaled_config` trained with ``loss`` (``clip``: the shared CLIP config, same cache key).
+
+    SigLIP starts from :data:`SIGLIP_INIT`; CUA (paper 003) uses CLIP's learnable τ and the
+    loss's unit weights.
+    """
+    extra: dict[str, Any] = {}
+    if loss != "clip":
+        extra["loss"] = loss
+    if loss == "siglip":
+        extra.update(SIGLIP_INIT)
+    return scaled_config(quick, extra=extra, **overrides)
+
+
+def finetune_mad(
+    parent: MADConfig, model: Any, history: dict, *, progress: bool = False, cache_dir: Path | None = None,
+    **changes: Any,
+) -> tuple[Any, dict, MADConfig]:
+    """Continue training ``model`` (trained with ``parent``) under ``parent`` with ``changes``.
+
+    E.g. ``n_attributes=5, epochs=3`` fine-tunes on richer captions. The learnable τ (and a
+    SigLIP bias) start where the parent's training ended (``history``), the weights are
+    the parent's (``model`` is not modified); the child config names the parent's key in
+    ``extra["init_from"]``, so it is cached on its own. Returns ``(model, history, config)``.
+    """
+    import copy
+    from dataclasses import replace
+
+    extra = {**parent.extra, "init_from": parent.key(), "temperature_init": float(history["temperature"][-1])}
+    if "bias" in history:
+        extra["siglip_bias"] = float(history["bias"][-1])
+    child = replace(parent, extra=extra, **changes)
+    state = copy.deepcopy(model.state_dict())
+    m, h = train_mad(child, progress=progress, cache_dir=cache_dir, init=state)
+    return m, h, child
+
+
+def heldout_pairs(model: Any, test: MADDataset, *, n_attributes: int | None = 5, rng: int = 1
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Unit image and caption embeddings of the MAD test set (one caption per image, ``n_attributes``)."""
+    x = embed_images(model, test.images)
+    y = embed_texts(model, test.captions(n_attributes=n_attributes, rng=rng))
+    return unit(x), unit(y)

@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import InputError
 from .._validation import check_pair, normalize_rows
 
-__all__ = ["cosine_histograms", "embedding_2d", "dimension_bars", "training_curves", "subsample_pairs"]
+__all__ = ["cosine_histograms", "embedding_2d", "dimension_bars", "training_curves", "modality_matrix", "subsample_pairs"]
 
 IMAGE_COLOUR, TEXT_COLOUR = "#d95f02", "#1b9e77"
 
@@ -157,5 +157,82 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, key
         ax.axis("off")
     if len(histories) > 1:
         axes.flat[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+#: metrics of a modality with itself that are 0 by definition (the diagonal of their matrix)
+_ZERO_DIAGONAL = ("l2m", "l2i", "rmg", "alignment")
+
+
+def modality_matrix(result: Mapping[str, Any], *, key: str = "l2m", title: str = ""):
+    """Heatmap of one pairwise metric between M modalities, from a multi-modality measure.
+
+    ``result`` is what :func:`gaplab.metrics.measure_modalities` returns:
+    ``{"modalities": [names], "pairs": {"a|b": measure result}, "centroid_distance": {...}}``.
+    Cell (a, b) = (b, a) is ``pairs["a|b"][key]``; a pair that is missing or not a number is
+    shown as "—". The diagonal is 0 for distances (``l2m``, ``l2i``, ``rmg``, ``alignment``),
+    else "—".
+
+    Parameters
+    ----------
+    result : mapping
+        The multi-modality measure.
+    key : str
+        The metric to draw (a key of each pair's result).
+    title : str
+        Figure title (default: ``key`` between every pair of modalities).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        ``result`` has fewer than two modality names or no ``pairs`` mapping.
+
+    Examples
+    --------
+    >>> fig = modality_matrix({"modalities": ["image", "text", "audio"],
+    ...                        "pairs": {"image|text": {"l2m": 0.8}, "image|audio": {"l2m": 0.5},
+    ...                                  "text|audio": {"l2m": 0.3}}})
+    >>> [round(float(v), 1) for v in fig.axes[0].images[0].get_array().filled(-1)[0]]
+    [0.0, 0.8, 0.5]
+    """
+    mods, pairs = (result.get("modalities"), result.get("pairs")) if isinstance(result, Mapping) else (None, None)
+    if not isinstance(mods, Sequence) or isinstance(mods, str) or len(mods) < 2 or not isinstance(pairs, Mapping):
+        raise InputError("report: a multi-modality measure needs 'modalities' (at least 2 names) and a 'pairs' "
+                         f"mapping, got {type(result).__name__} with keys {sorted(map(str, result))[:5] if isinstance(result, Mapping) else '—'}")
+    names = [str(n) for n in mods]
+    m = len(names)
+    mat = np.full((m, m), np.nan)
+    if key in _ZERO_DIAGONAL:
+        np.fill_diagonal(mat, 0.0)
+    for pair, res in pairs.items():
+        a, _, b = str(pair).partition("|")
+        if a in names and b in names and isinstance(res, Mapping) and _is_number(res.get(key)):
+            i, j = names.index(a), names.index(b)
+            mat[i, j] = mat[j, i] = float(res[key])
+    plt = _plt()
+    size = 1.0 + 0.9 * m
+    fig, ax = plt.subplots(figsize=(size + 1.6, size))
+    masked = np.ma.masked_invalid(mat)
+    finite = mat[np.isfinite(mat)]
+    im = ax.imshow(masked, cmap="Oranges", vmin=0.0, vmax=float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+    labels = [n.replace("$", r"\$") for n in names]  # no mathtext from data
+    ax.set_xticks(range(m))
+    ax.set_xticklabels(labels, rotation=30, ha="right")
+    ax.set_yticks(range(m))
+    ax.set_yticklabels(labels)
+    top = float(finite.max()) if finite.size else 1.0
+    for i in range(m):
+        for j in range(m):
+            v = mat[i, j]
+            text = "—" if not np.isfinite(v) else f"{v:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=9,
+                    color="white" if np.isfinite(v) and v > 0.6 * top else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).set_label(key.replace("$", r"\$"))
+    ax.set_title((title or f"{key} between every pair of modalities").replace("$", r"\$"), fontsize=10)
     fig.tight_layout()
     return fig

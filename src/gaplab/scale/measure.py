@@ -14,9 +14,12 @@ from .._split import seeded_split
 from .._validation import normalize_rows
 from ..metrics import MEASURE_KEYS, MetricSuite
 from ..metrics.functional._stats import BLOCK_ROWS
+from ..metrics.functional.diagnostics import input_warnings
 from ..metrics.functional.entropy import _logit_entropy
 from ..metrics.functional.uniformity import _uniformity
-from ..metrics.measure import pairwise_metrics
+from ..metrics.intervals import chance_levels
+from ..metrics.measure import KNN_K, pairwise_metrics
+from ..metrics.reading import reading
 from .engines import ShardTask, run_engine
 from .partial import ShardResult
 from .sources import BadShardError, Shard, ShardHeader, discover_shards, read_header
@@ -284,6 +287,15 @@ def measure_shards(
         n_sample = 0  # too few rows survived (tiny dump or skipped shards): say so, don't guess
     out["temperature"] = temperature
     out["seed"] = seed
+    # chance levels of the sampled metrics are those of the sample (R@K ≈ K / sampled pairs)
+    out["chance"] = {k: v for k, v in chance_levels(n_sample, n_sample, None, knn_k=KNN_K).items()
+                     if k in out} if n_sample else {}
+    if n_sample:  # what measure() warns about, seen on the sample (on-disk dtype: float16 stays float16)
+        assert xs is not None and ys is not None
+        warnings = input_warnings(xs, ys, temperature=temperature, pairwise=True)
+        if warnings:
+            out["warnings"] = [f"in the {n_sample} sampled pairs: {w}" for w in warnings]
+    out["reading"] = reading(out)
     out["n_shards"] = res.n_shards
     out["sampled_pairs"] = n_sample
     out["ci95"] = ci

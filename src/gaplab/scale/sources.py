@@ -3,8 +3,9 @@
 Three layouts are recognised (:func:`discover_shards`):
 
 * **clip-retrieval**: a directory with ``img_emb/img_emb_{k}.npy`` and
-  ``text_emb/text_emb_{k}.npy`` (optional ``metadata/metadata_{k}.parquet``, not read);
-  shard ``k`` pairs row i of the image file with row i of the text file.
+  ``text_emb/text_emb_{k}.npy`` (``k`` zero-padded or not) and optional
+  ``metadata/metadata_{k}.parquet`` (captions, urls, keys: :func:`read_metadata`, never read
+  by the metrics); shard ``k`` pairs row i of the image file with row i of the text file.
 * **pair shards**: a directory of ``.npz`` files (``image``/``text`` arrays), ``.parquet``
   files (``image``/``text`` list columns) or ``.npy`` files of shape (2, N, d).
 * **a glob** (``"dump/part-*.npz"``, ``"dump/img_emb/*.npy"``) matching either of the above.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import glob as _glob
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,14 @@ import numpy as np
 from .._errors import InputError
 from ..io._formats import not_valid
 from ..io.blocks import iter_npy, npy_layouts
-from ..io.readers import FORMATS, SHARD_SUFFIXES, FileFormat
+from ..io.readers import FORMATS, METADATA_COLUMNS, SHARD_SUFFIXES, FileFormat, read_metadata_file
 
-__all__ = ["Shard", "ShardHeader", "BadShardError", "discover_shards", "read_header", "iter_blocks"]
+__all__ = ["Shard", "ShardHeader", "BadShardError", "discover_shards", "read_header", "iter_blocks",
+           "read_metadata"]
 
 _CLIP_IMG = re.compile(r"^img_emb_(\d+)\.npy$")
 _CLIP_TXT = re.compile(r"^text_emb_(\d+)\.npy$")
+_CLIP_META = re.compile(r"^metadata_(\d+)\.parquet$")
 
 
 class BadShardError(InputError):
@@ -146,13 +149,14 @@ def _clip_retrieval(root: Path) -> list[Shard]:
         return found
 
     imgs, txts = index("img_emb", _CLIP_IMG), index("text_emb", _CLIP_TXT)
+    metas = index("metadata", _CLIP_META)  # clip-retrieval zero-pads K: metadata_0003.parquet
     if not imgs and not txts:
         raise InputError(f"{root}: img_emb/ and text_emb/ hold no img_emb_K.npy / text_emb_K.npy files")
     shards = []
     for k in sorted(set(imgs) | set(txts)):
         img = imgs.get(k, root / "img_emb" / f"img_emb_{k}.npy")
         txt = txts.get(k, root / "text_emb" / f"text_emb_{k}.npy")
-        meta = root / "metadata" / f"metadata_{k}.parquet"
+        meta = metas.get(k)
         problem = None
         if k not in txts:
             problem = f"{txt}: missing text shard for image shard {img}"
@@ -164,7 +168,7 @@ def _clip_retrieval(root: Path) -> list[Shard]:
                 kind="clip-retrieval",
                 image=img,
                 text=txt,
-                metadata=meta if meta.is_file() else None,
+                metadata=meta if meta is not None and meta.is_file() else None,
                 problem=problem,
             )
         )
@@ -268,3 +272,27 @@ def iter_blocks(
         raise
     except Exception as e:
         raise BadShardError(not_valid(shard.image, _format_of(shard).suffix, e)) from None
+
+
+def read_metadata(
+    shard: Shard,
+    header: ShardHeader | None = None,
+    *,
+    columns: Sequence[str] | None = METADATA_COLUMNS,
+) -> dict[str, list[Any]] | None:
+    """The captions, urls and keys of a clip-retrieval shard (its ``metadata_K.parquet``), or ``None``.
+
+    ``None`` when the shard has no metadata file (pair shards never do). With ``header``
+    (:func:`read_header`) a metadata file whose rows do not match the shard's is a
+    :class:`BadShardError` naming it. Only the ``columns`` present are returned
+    (default :data:`gaplab.io.METADATA_COLUMNS`; ``None``: all). Needs pyarrow.
+    For a whole dump aligned with its pairs use :func:`gaplab.io.load_metadata`.
+    """
+    if shard.metadata is None:
+        return None
+    try:
+        return read_metadata_file(shard.metadata, columns=columns, n_rows=None if header is None else header.n)
+    except BadShardError:
+        raise
+    except InputError as e:
+        raise BadShardError(str(e)) from None

@@ -1,4 +1,4 @@
-"""Diagnostics: detect a collapsed modality, (nearly) every embedding row the same.
+"""Diagnostics: a collapsed modality, duplicate rows, wild norms, float16 input, too few pairs.
 
 A broken encoder often still "works": an empty tokenizer maps every caption to the same tokens,
 so every text row is the same vector and the modality gap comes out large and meaningless
@@ -6,6 +6,12 @@ so every text row is the same vector and the modality gap comes out large and me
 returns a one-line warning naming the likely cause, or ``None``. It never raises on valid
 embeddings and never refuses data: repeated rows are legitimate (class prompts, templated
 captions), so the wording says "may".
+
+:func:`input_warnings` adds the other checks :func:`gaplab.measure` reports as ``warnings``:
+exact duplicate rows (:data:`DUPLICATE_SHARE`), row norms that vary wildly in unnormalised
+input (:data:`NORM_RATIO_MAX`, :data:`NORM_CV_MAX`), float16 input where its precision limits
+the logit entropy (:data:`FLOAT16_LOGIT_TOLERANCE`), and fewer pairs than the neighbour and
+fitted metrics need (:data:`SMALL_N`).
 
 numpy only (no torch); O(N·d) time and O(N) extra memory.
 """
@@ -30,6 +36,15 @@ __all__ = [
     "COLLAPSE_MEAN_COSINE",
     "COLLAPSE_DISTINCT_FRACTION",
     "COLLAPSE_MIN_ROWS",
+    "input_warnings",
+    "duplicate_row_share",
+    "DUPLICATE_SHARE",
+    "NORM_RATIO_MAX",
+    "NORM_CV_MAX",
+    "UNIT_NORM_TOLERANCE",
+    "FLOAT16_LOGIT_TOLERANCE",
+    "SMALL_N",
+    "SMALL_N_METRICS",
 ]
 
 #: mean cosine among a modality's rows above which it counts as collapsed
@@ -38,6 +53,20 @@ COLLAPSE_MEAN_COSINE = 0.999
 COLLAPSE_DISTINCT_FRACTION = 0.5
 #: ... when there are at least this many rows
 COLLAPSE_MIN_ROWS = 20
+#: more than this share of a modality's rows exactly duplicating an earlier row draws a warning
+DUPLICATE_SHARE = 0.05
+#: unnormalised input: max/min row norm above this ...
+NORM_RATIO_MAX = 10.0
+#: ... or a coefficient of variation of the row norms above this draws a warning
+NORM_CV_MAX = 0.5
+#: rows whose norms are all within this of 1 count as already normalised (no norm check)
+UNIT_NORM_TOLERANCE = 1e-2
+#: float16 input: a warning when its cosine error (machine epsilon 2⁻¹⁰) over τ exceeds this in the logits
+FLOAT16_LOGIT_TOLERANCE = 0.01
+#: fewer pairs than this make the metrics of :data:`SMALL_N_METRICS` too noisy to read
+SMALL_N = 50
+#: the metrics :data:`SMALL_N` is about: neighbour sets and a held-out fit
+SMALL_N_METRICS = ("linear_separability", "mutual_knn", "hubness")
 #: rows whose unit vectors agree to about this (per random projection) count as one
 _TOLERANCE = 1e-6
 _N_PROJECTIONS = 3
@@ -227,3 +256,124 @@ def warn_if_collapsed(a: Any, name: str, *, stacklevel: int = 2, **kwargs: Any) 
     if msg is not None:
         warnings.warn(msg, CollapseWarning, stacklevel=stacklevel)
     return msg
+
+
+_SCAN_ROWS = 65_536  # rows per block of the norm scan (bounded memory for float16 input)
+_HASH_COLUMNS = 16  # columns hashed to find candidate duplicates, which are then compared in full
+
+
+def _row_norms(arr: np.ndarray) -> np.ndarray:
+    """Per-row L2 norms (float32 arithmetic is plenty for the thresholds; float16 upcast blockwise)."""
+    out = np.empty(arr.shape[0])
+    for lo in range(0, arr.shape[0], _SCAN_ROWS):
+        block = arr[lo : lo + _SCAN_ROWS]
+        if block.dtype != np.float64:
+            block = np.asarray(block, dtype=np.float32)
+        out[lo : lo + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return out
+
+
+def _duplicate_count(arr: np.ndarray) -> int:
+    """Rows that repeat an earlier row bit for bit: hash a few columns, compare the candidates in full."""
+    n, d = arr.shape
+    cols = np.unique(np.linspace(0, d - 1, min(d, _HASH_COLUMNS)).astype(np.int64))
+    part = np.ascontiguousarray(arr[:, cols])
+    bits = part.view(np.dtype(f"u{part.dtype.itemsize}")).astype(np.uint64)
+    weights = np.random.default_rng(0).integers(1, 2**62, size=cols.size, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = (bits * weights).sum(axis=1)  # uint64, wraps: equal rows give equal keys, whatever the order
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    candidates = np.flatnonzero(counts[inverse.ravel()] > 1)
+    if candidates.size == 0:
+        return 0
+    rows = np.ascontiguousarray(arr[candidates])
+    whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * d))).ravel()
+    return int(candidates.size - np.unique(whole).size)
+
+
+def duplicate_row_share(a: Any) -> float:
+    """Share of the rows of ``a`` that exactly repeat an earlier row (bit for bit).
+
+    Candidates share a hash of a few columns (integer arithmetic on the bits, so equal rows
+    always collide); they are then compared in full, so the count is exact.
+
+    >>> duplicate_row_share([[1.0, 2.0], [1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    0.5
+    """
+    arr = to_numpy(a)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"duplicate_row_share: need a 2-D array with rows, got shape {arr.shape}")
+    return _duplicate_count(arr) / arr.shape[0]
+
+
+def _norm_warning(norms: np.ndarray, name: str) -> str | None:
+    norms = norms[np.isfinite(norms) & (norms > 0)]
+    if norms.size < 2 or np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE):
+        return None
+    ratio = float(norms.max() / norms.min())
+    cv = float(norms.std() / norms.mean())
+    if ratio <= NORM_RATIO_MAX and cv <= NORM_CV_MAX:
+        return None
+    return (f"{name} row norms vary wildly (max/min {ratio:.1f} > {NORM_RATIO_MAX:g} or CV {cv:.2f} > "
+            f"{NORM_CV_MAX:g}): the metrics normalise rows, so they are unaffected, but this often means "
+            "mixed sources (pre- and post-projection rows) or broken inputs")
+
+
+def input_warnings(
+    image: Any,
+    text: Any,
+    *,
+    image_index: Any = None,
+    temperature: float | None = 0.01,
+    pairwise: bool = True,
+    captions: Sequence[str] | None = None,
+) -> list[str]:
+    """Every warning :func:`gaplab.measure` reports on validated (N, d) image and text rows.
+
+    In this order, each a one-line message:
+
+    * :func:`collapse_warnings` (a collapsed modality);
+    * exact duplicate rows above :data:`DUPLICATE_SHARE` (5 %) of a modality (not repeated for
+      a modality already reported collapsed) — one-to-one input that repeats each image once
+      per caption should pass ``image_index`` instead;
+    * unnormalised rows (some norm off 1 by more than :data:`UNIT_NORM_TOLERANCE`) whose norms
+      vary wildly: max/min > :data:`NORM_RATIO_MAX` (10) or CV > :data:`NORM_CV_MAX` (0.5);
+    * float16 input when ``pairwise`` and 2⁻¹⁰/τ > :data:`FLOAT16_LOGIT_TOLERANCE` (at
+      τ = 0.01: logit errors ~0.1, so the logit entropy is uncertain in its second digit);
+    * fewer than :data:`SMALL_N` (50) pairs when ``pairwise``: :data:`SMALL_N_METRICS` are noisy.
+
+    ``temperature`` is the logit entropy's τ (``None``: no logit entropy, no float16 check).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> input_warnings(rng.normal(size=(100, 8)), rng.normal(size=(100, 8)))
+    []
+    >>> print(input_warnings(rng.normal(size=(20, 8)), rng.normal(size=(20, 8)))[0])
+    N = 20 pairs is below 50: linear_separability, mutual_knn, hubness are noisy at this size; read them with --ci
+    """
+    out = collapse_warnings(image, text, captions=captions)
+    for a, name in ((image, "image"), (text, "text")):
+        arr = to_numpy(a)
+        share = duplicate_row_share(arr)
+        norms = _row_norms(arr)
+        collapsed = any(m.startswith(f"{name} embeddings") for m in out)
+        if share > DUPLICATE_SHARE and not collapsed:
+            hint = (" if each image is repeated once per caption, pass image_index (or a pairs file with one)"
+                    " so images count once" if name == "image" and image_index is None
+                    else " check the data loading (or read it as intended repetition)")
+            out.append(f"{share:.0%} of the {name} rows exactly repeat another row (above "
+                       f"{DUPLICATE_SHARE:.0%}):{hint}")
+        msg = _norm_warning(norms, name)
+        if msg:
+            out.append(msg)
+    half = [name for a, name in ((image, "image"), (text, "text")) if to_numpy(a).dtype == np.float16]
+    eps16 = float(np.finfo(np.float16).eps)
+    if pairwise and half and temperature is not None and eps16 / temperature > FLOAT16_LOGIT_TOLERANCE:
+        out.append(f"float16 {' and '.join(half)} input: cosines carry errors near {eps16:.0e}, which "
+                   f"τ = {temperature:g} magnifies to ~{eps16 / temperature:.2g} in the logits (above "
+                   f"{FLOAT16_LOGIT_TOLERANCE:g}): logit_entropy is uncertain; store float32 for it")
+    n = to_numpy(text).shape[0]
+    if pairwise and n < SMALL_N:
+        out.append(f"N = {n} pairs is below {SMALL_N}: {', '.join(SMALL_N_METRICS)} are noisy at this size; "
+                   "read them with --ci")
+    return out

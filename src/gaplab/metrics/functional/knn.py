@@ -1,7 +1,7 @@
 """Neighbourhood metrics: mutual k-nearest neighbours across modalities, and hubness.
 
-Both need each row's k most similar rows, found blockwise from float64 similarity blocks
-(memory O(block × N)). Ranking: a larger cosine ranks first; cosines within
+Both need each row's k most similar rows, found in one blockwise pass over float64
+similarity blocks (:mod:`~gaplab.metrics.functional._onepass`, memory O(block × N)). Ranking: a larger cosine ranks first; cosines within
 :data:`~gaplab.metrics.functional._blocks.TIE_TOL` of each other are ties, broken towards
 the lower index, so exact duplicates give the same neighbours whatever the block size.
 """
@@ -14,9 +14,13 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, check_pair, normalize_rows
-from ._blocks import TIE_TOL, check_block_rows, similarity_blocks
+from ._blocks import check_block_rows
+from ._onepass import cross_pass, self_pass, top_k_pass
 
 __all__ = ["top_k_neighbours", "mutual_knn", "hubness"]
+
+#: kernel of :func:`top_k_neighbours` on normalised rows (used by the bootstrap intervals)
+_top_k = top_k_pass
 
 
 def _check_k(k: Any, n_candidates: int, where: str) -> int:
@@ -25,31 +29,6 @@ def _check_k(k: Any, n_candidates: int, where: str) -> int:
     if k > n_candidates:
         raise InputError(f"{where}: k = {k} exceeds the {n_candidates} candidates each query has")
     return int(k)
-
-
-def _top_k_rows(s: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's k largest scores; ties (within TIE_TOL) to the lower index."""
-    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1 : k]  # the k-th largest score of each row
-    tol = TIE_TOL * np.maximum(1.0, np.abs(kth))
-    above = s > kth + tol
-    tied = ~above & (s >= kth - tol)
-    room = k - above.sum(axis=1, keepdims=True)
-    take = above | (tied & (np.cumsum(tied, axis=1) <= room))
-    rows, cols = np.nonzero(take)  # row-major: cols ascending within each row
-    out = cols.reshape(s.shape[0], k)
-    order = np.argsort(-np.take_along_axis(s, out, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(out, order, axis=1)
-
-
-def _top_k(queries: np.ndarray, corpus: np.ndarray, k: int, *, exclude_self: bool,
-           block_rows: int | None) -> np.ndarray:
-    """(n_queries, k) indices into ``corpus`` of each query's k nearest by cosine (rows normalised)."""
-    out = np.empty((queries.shape[0], k), dtype=np.int64)
-    for lo, hi, s in similarity_blocks(queries, corpus, block_rows):
-        if exclude_self:
-            s[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
-        out[lo:hi] = _top_k_rows(s, k)
-    return out
 
 
 def top_k_neighbours(
@@ -68,25 +47,26 @@ def top_k_neighbours(
     check_block_rows(block_rows, "top_k_neighbours")
     q = normalize_rows(check_embeddings(queries, name="queries", where="top_k_neighbours", min_rows=1))
     if corpus is None:
-        return _top_k(q, q, _check_k(k, q.shape[0] - 1, "top_k_neighbours"), exclude_self=True,
-                      block_rows=block_rows)
+        return top_k_pass(q, q, _check_k(k, q.shape[0] - 1, "top_k_neighbours"), exclude_self=True,
+                          block_rows=block_rows)
     c = normalize_rows(check_embeddings(corpus, name="corpus", where="top_k_neighbours", min_rows=1))
     if c.shape[1] != q.shape[1]:
         raise InputError(f"top_k_neighbours: queries {q.shape} and corpus {c.shape} differ in d")
-    return _top_k(q, c, _check_k(k, c.shape[0], "top_k_neighbours"), exclude_self=False, block_rows=block_rows)
+    return top_k_pass(q, c, _check_k(k, c.shape[0], "top_k_neighbours"), exclude_self=False,
+                      block_rows=block_rows)
 
 
 def _mutual_knn(xn: np.ndarray, yn: np.ndarray, k: int, block_rows: int | None) -> float:
-    nx = _top_k(xn, xn, k, exclude_self=True, block_rows=block_rows)
-    ny = _top_k(yn, yn, k, exclude_self=True, block_rows=block_rows)
-    n = xn.shape[0]
-    # |N_x(i) ∩ N_y(i)| by membership: mark row i's image neighbours, count its text neighbours among them
+    return _shared_neighbours(self_pass(xn, k=k, block_rows=block_rows).knn,
+                              self_pass(yn, k=k, block_rows=block_rows).knn)
+
+
+def _shared_neighbours(nx: np.ndarray, ny: np.ndarray) -> float:
+    """Mean |N_x(i) ∩ N_y(i)| / k over rows of two (N, k) neighbour-index arrays (no repeats in a row)."""
+    n, k = nx.shape
     hits = 0
-    marks = np.zeros(n, dtype=bool)
-    for i in range(n):
-        marks[nx[i]] = True
-        hits += int(marks[ny[i]].sum())
-        marks[nx[i]] = False
+    for lo in range(0, n, 4096):  # (rows, k, k) comparisons, a slice at a time
+        hits += int((nx[lo : lo + 4096, :, None] == ny[lo : lo + 4096, None, :]).sum())
     return hits / (n * k)
 
 
@@ -120,10 +100,15 @@ def _k_occurrence_stats(counts: np.ndarray) -> tuple[float, float]:
 
 
 def _hubness(xn: np.ndarray, yn: np.ndarray, k: int, block_rows: int | None) -> dict[str, float]:
+    r = cross_pass(xn, yn, None, k=k, block_rows=block_rows)
+    return _hubness_from(r.knn_t2i, r.knn_i2t, xn.shape[0], yn.shape[0])
+
+
+def _hubness_from(img_nbrs: np.ndarray, txt_nbrs: np.ndarray, n_img: int, n_txt: int) -> dict[str, float]:
+    """Hubness keys from the k nearest images of each text and the k nearest texts of each image."""
     out: dict[str, float] = {}
-    for side, queries, corpus in (("image", yn, xn), ("text", xn, yn)):
-        nbrs = _top_k(queries, corpus, k, exclude_self=False, block_rows=block_rows)
-        counts = np.bincount(nbrs.ravel(), minlength=corpus.shape[0])
+    for side, nbrs, n in (("image", img_nbrs, n_img), ("text", txt_nbrs, n_txt)):
+        counts = np.bincount(nbrs.ravel(), minlength=n)
         out[f"hubness_{side}"], out[f"antihub_{side}"] = _k_occurrence_stats(counts)
     return out
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, check_pair, normalize_rows, to_numpy
-from ._blocks import beats, check_block_rows, similarity_blocks
+from ._blocks import beats, check_block_rows
+from ._onepass import cross_pass
 
 __all__ = ["retrieval_recall", "retrieval_ranks", "zero_shot_accuracy"]
 
@@ -46,27 +47,9 @@ def retrieval_ranks(
 def _retrieval_ranks(
     xa: np.ndarray, ya: np.ndarray, idx: np.ndarray | None, block_rows: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel of :func:`retrieval_ranks` on validated rows (normalised if wanted)."""
-    if idx is None:
-        idx = np.arange(ya.shape[0])
-    n_img, n_txt = xa.shape[0], ya.shape[0]
-    # One pass over image blocks gives both directions from the same similarity block:
-    # rows → image→text ranks; columns → text→image counts, summed over blocks.
-    correct_t = np.einsum("ij,ij->i", np.asarray(xa[idx], np.float64), np.asarray(ya, np.float64))
-    order = np.argsort(idx, kind="stable")
-    i2t = np.empty(n_img, dtype=np.int64)
-    t2i = np.zeros(n_txt, dtype=np.int64)
-    cols = np.arange(n_txt)
-    for lo, hi, s in similarity_blocks(xa, ya, block_rows):
-        own = order[(idx[order] >= lo) & (idx[order] < hi)]  # captions of these images
-        best = np.full(hi - lo, -np.inf)
-        np.maximum.at(best, idx[own] - lo, s[idx[own] - lo, own])
-        i2t[lo:hi] = beats(s, best[:, None]).sum(axis=1)
-        # text→image: a caption's own image never counts against it
-        s[idx[own] - lo, cols[own]] = -np.inf
-        t2i += beats(s, correct_t[None, :]).sum(axis=0)
-    has_caption = np.bincount(idx, minlength=n_img) > 0
-    return i2t[has_caption], t2i
+    """Kernel of :func:`retrieval_ranks` on validated rows (normalised if wanted): one pass over X·Yᵀ."""
+    r = cross_pass(xa, ya, idx, ranks=True, block_rows=block_rows)
+    return r.ranks_i2t, r.ranks_t2i
 
 
 def retrieval_recall(

@@ -6,6 +6,7 @@ one name from the function to the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..._validation import check_embeddings, check_pair, normalize_rows, to_nump
 from ._blocks import beats, check_block_rows, similarity_blocks
 from .separability import check_C
 
-__all__ = ["mixed_modality_retrieval", "kmeans_agreement", "linear_probe", "check_labels"]
+__all__ = ["mixed_modality_retrieval", "mixed_retrieval_from_scores", "kmeans_agreement", "linear_probe", "check_labels"]
 
 
 def check_labels(labels: Any, n: int, where: str, name: str = "labels") -> np.ndarray:
@@ -33,7 +34,7 @@ def check_labels(labels: Any, n: int, where: str, name: str = "labels") -> np.nd
 
 # -- mixed-modality retrieval ------------------------------------------------------------------
 def mixed_modality_retrieval(
-    x: Any, y: Any, *, image_index: Any = None, block_rows: int | None = None
+    x: Any, y: Any, *, image_index: Any = None, block_rows: int | None = None, search_k: int | None = None
 ) -> dict[str, float]:
     r"""Retrieval in a corpus of both modalities: how often the top hit shares the query's modality.
 
@@ -52,6 +53,22 @@ def mixed_modality_retrieval(
     An image's pairs are its captions; a caption's pair is its image (``image_index``), not
     the other captions of that image.
 
+    With ``search_k`` = K it also scores *mixed-modality search* (MixBench's setting): each
+    text query (caption c of image i) searches the test images and the captions of the
+    *other* images (its own image's captions, itself included, leave the corpus). Relevance
+    is binary: the query's own image is the one relevant item, so with :math:`r_c` the
+    number of corpus rows that beat it (ties to the query, as above)
+
+    .. math::
+
+        \mathrm{nDCG@K} = \frac1K_{\!q}\sum_c \frac{\mathbb 1[r_c < K]}{\log_2(r_c + 2)},
+        \qquad
+        \mathrm{own\_share@K} = \frac1K_{\!q}\sum_c \frac{\#\{\text{texts in the top } K\}}{K}
+
+    (:math:`K_q` = number of text queries). A gap pushes the query's own modality, the other
+    captions, to the top: own_share@K → 1 and nDCG@K falls; rows tied with the K-th best
+    enter the top K images first.
+
     Ties: similarities are float64 and two within ``TIE_TOL``·max(1, |s|) (1e-9) are a tie,
     decided in the query's favour as in :func:`~gaplab.metrics.retrieval_recall`: the top hit
     counts as the own modality only if the best own-modality score *beats* the best
@@ -66,12 +83,14 @@ def mixed_modality_retrieval(
         Caption k describes image ``image_index[k]``.
     block_rows : int, optional
         Query rows per similarity block (default: blocks of about 128 MiB).
+    search_k : int, optional
+        Also return ``mixed_ndcg{K}`` and ``mixed_own_share{K}`` of the text-query search.
 
     Returns
     -------
     dict
         ``mixed_same_modality`` (all queries), ``mixed_same_modality_img`` / ``_txt`` (image /
-        text queries only) and ``mixed_pair_r1``. With templated captions many texts are exact
+        text queries only) and ``mixed_pair_r1`` (with ``search_k``: the two search keys). With templated captions many texts are exact
         duplicates, which keeps the text-query share high whatever the gap, so read the
         image-query share there.
 
@@ -87,28 +106,51 @@ def mixed_modality_retrieval(
     (1.0, 1.0, 0.0)
     >>> mixed_modality_retrieval([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])["mixed_pair_r1"]
     1.0
+
+    Search: caption 0 ranks caption 1 and image 1 above its own image (rank 2: nDCG
+    1/log2(4) = 0.5), caption 1 finds its own image first (1.0); one in three of each top 3 is
+    a text.
+
+    >>> r = mixed_modality_retrieval([[1.0, 0.0], [0.0, 1.0]], [[0.6, 0.8], [0.1, 1.0]], search_k=3)
+    >>> r["mixed_ndcg3"], round(r["mixed_own_share3"], 3)
+    (0.75, 0.333)
     """
     check_block_rows(block_rows, "mixed_modality_retrieval")
+    if search_k is not None and (isinstance(search_k, bool) or not isinstance(search_k, (int, np.integer))
+                                 or search_k < 1):
+        raise InputError(f"mixed_modality_retrieval: search_k must be a positive integer or None, got {search_k!r}")
     xa, ya, idx = check_pair(x, y, where="mixed_modality_retrieval", image_index=image_index)
     if idx is None:
         idx = np.arange(ya.shape[0])
     xn = normalize_rows(xa.astype(np.float64))
     yn = normalize_rows(ya.astype(np.float64))
-    return _mixed_modality_retrieval(xn, yn, idx, block_rows)
-
-
-def _mixed_modality_retrieval(
-    xn: np.ndarray, yn: np.ndarray, idx: np.ndarray, block_rows: int | None
-) -> dict[str, float]:
-    """Kernel of :func:`mixed_modality_retrieval` on normalised float64 rows and a full caption index."""
-    n, k = xn.shape[0], yn.shape[0]
     z = np.vstack([xn, yn])
+    return mixed_retrieval_from_scores(xn.shape[0], idx, similarity_blocks(z, z, block_rows), search_k=search_k)
+
+
+def mixed_retrieval_from_scores(
+    n: int, idx: np.ndarray, blocks: Iterable[tuple[int, int, np.ndarray]], *, search_k: int | None = None
+) -> dict[str, float]:
+    """Kernel of :func:`mixed_modality_retrieval` on score blocks of the mixed corpus.
+
+    ``blocks`` yields ``(lo, hi, s)``: ``s`` (hi − lo, N + K) holds the scores of queries
+    ``lo..hi`` of :math:`[X; Y]` (images first) against every row of it, larger = better —
+    cosines of normalised rows, or any re-scoring (e.g.
+    :meth:`gaplab.mitigate.Mitigation.similarity`). ``idx`` (K,) maps caption k to its image;
+    the blocks must cover every query once. The blocks are overwritten.
+    """
+    k = int(idx.shape[0])
     order = np.argsort(idx, kind="stable")
     same = np.zeros(n + k, dtype=bool)
     pair = np.zeros(n + k, dtype=bool)
-    for lo, hi, s in similarity_blocks(z, z, block_rows):
+    ndcg = np.zeros(k)
+    share = np.zeros(k)
+    for lo, hi, s in blocks:
         rows = np.arange(hi - lo)
         q = np.arange(lo, hi)
+        if search_k is not None and hi > n:
+            t = rows[q >= n]
+            ndcg[q[t] - n], share[q[t] - n] = _search_rows(s[t], n, idx, idx[q[t] - n], search_k)
         s[rows, q] = -np.inf  # never the query itself
         is_image = q < n
         best_image = s[:, :n].max(axis=1)
@@ -128,12 +170,42 @@ def _mixed_modality_retrieval(
         s[i_rows, i_cols] = -np.inf
         has_pair = np.isfinite(best_pair)  # an image without captions has none
         pair[lo:hi] = has_pair & ~beats(s.max(axis=1), np.where(has_pair, best_pair, 0.0))
-    return {
+    out = {
         "mixed_same_modality": float(same.mean()),
         "mixed_same_modality_img": float(same[:n].mean()),
         "mixed_same_modality_txt": float(same[n:].mean()),
         "mixed_pair_r1": float(pair.mean()),
     }
+    if search_k is not None:
+        out[f"mixed_ndcg{search_k}"] = float(ndcg.mean())
+        out[f"mixed_own_share{search_k}"] = float(share.mean())
+    return out
+
+
+def _search_rows(s: np.ndarray, n: int, idx: np.ndarray, own: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """nDCG@top and the text share of the top ``top`` for text-query score rows ``s`` (a copy is used).
+
+    Row r is a caption of image ``own[r]``: that image's captions leave the corpus; the image
+    is the one relevant row.
+    """
+    s = s.copy()
+    r_idx, c_idx = np.nonzero(idx[None, :] == own[:, None])
+    s[r_idx, n + c_idx] = -np.inf  # the own image's captions (the query among them)
+    rows = np.arange(s.shape[0])
+    rank = beats(s, s[rows, own][:, None]).sum(axis=1)
+    ndcg = np.where(rank < top, 1.0 / np.log2(rank + 2.0), 0.0)
+    finite = np.isfinite(s)
+    k_eff = np.minimum(top, finite.sum(axis=1))
+    kth = -np.sort(-s, axis=1)[rows, k_eff - 1][:, None]
+    above = beats(s, kth)
+    tied = finite & ~above & ~beats(kth, s)
+    is_text = np.zeros(s.shape[1], dtype=bool)
+    is_text[n:] = True
+    room = k_eff - above.sum(axis=1)
+    tied_img = (tied & ~is_text).sum(axis=1)
+    tied_txt = (tied & is_text).sum(axis=1)
+    texts = (above & is_text).sum(axis=1) + np.clip(room - tied_img, 0, tied_txt)  # ties: images first
+    return ndcg, texts / k_eff
 
 
 # -- k-means on the joint set -----------------------------------------------------------------

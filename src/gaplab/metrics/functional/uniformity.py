@@ -8,7 +8,8 @@ import numpy as np
 
 from ..._errors import InputError
 from ..._validation import check_embeddings, normalize_rows
-from ._blocks import check_block_rows, row_blocks
+from ._blocks import check_block_rows
+from ._onepass import self_pass
 from .centroid import pair_stats
 
 __all__ = ["alignment", "uniformity"]
@@ -52,19 +53,5 @@ def uniformity(x: Any, *, t: float = 2.0, normalize: bool = True, block_rows: in
 
 
 def _uniformity(a: np.ndarray, t: float, block_rows: int | None) -> float:
-    """Kernel of :func:`uniformity` on validated rows (already normalised if wanted)."""
-    from scipy.special import logsumexp  # lazy: scipy.special costs ~0.1 s to import
-
-    a = np.asarray(a, dtype=np.float64)  # float64 Gram blocks: independent of block size and threads
-    n = a.shape[0]
-    sq = np.einsum("ij,ij->i", a, a)
-    total = -np.inf
-    for lo, hi in row_blocks(n, n, block_rows):
-        g = a[lo:hi] @ a[lo + 1 :].T  # only j > i: columns after the block's first row
-        d2 = np.maximum(sq[lo:hi, None] + sq[None, lo + 1 :] - 2.0 * g, 0.0)
-        i = np.arange(lo, hi)[:, None]
-        j = np.arange(lo + 1, n)[None, :]
-        logits = np.where(j > i, -t * d2, -np.inf)
-        if logits.size:
-            total = np.logaddexp(total, logsumexp(logits))
-    return float(total - np.log(n * (n - 1) / 2.0))
+    """Kernel of :func:`uniformity` on validated rows (already normalised if wanted): one pass over A·Aᵀ."""
+    return self_pass(a, t=t, block_rows=block_rows).uniformity
