@@ -37,3 +37,27 @@ def labelled(n: int = 120, d: int = 12, n_classes: int = 3, seed: int = 0, gap: 
     y = z - c + 0.2 * rng.normal(size=(n, d))
     class_text = protos - c
     return x, y, labels, class_text
+
+
+def write_idx(path: Any, arr: np.ndarray, *, gz: bool = True) -> None:
+    """Write a uint8 array as an IDX file (Fashion-MNIST's format), gzipped or not."""
+    import gzip
+
+    header = bytes([0, 0, 0x08, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
+    data = header + arr.astype(np.uint8).tobytes()
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def write_fake_fashion(folder: Any, *, gz_test: bool = True) -> Any:
+    """A Fashion-MNIST folder of 30 train and 20 test random images, labels cycling 0…9 (seed 0)."""
+    rng = np.random.default_rng(0)
+    for prefix, n, gz in (("train", 30, True), ("t10k", 20, gz_test)):
+        imgs = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        suffix = ".gz" if gz else ""
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", imgs, gz=gz)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", (np.arange(n) % 10).astype(np.uint8), gz=gz)
+    return folder

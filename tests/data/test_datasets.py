@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import subprocess
 import sys
 
@@ -26,6 +25,7 @@ from gaplab.data import (
     register_dataset,
     split_indices,
 )
+from tests.helpers import write_fake_fashion
 
 needs_fashion = pytest.mark.skipif(
     fashion_mnist_path() is None, reason="dataset-fashion-mnist not installed"
@@ -136,27 +136,9 @@ def test_registry_accepts_new_datasets():
         DATASETS._items.pop("tiny-test-set")
 
 
-def _write_idx(path, arr, *, gz=True):
-    codes = {np.uint8: 0x08}
-    header = bytes([0, 0, codes[arr.dtype.type], arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
-    data = header + arr.tobytes()
-    if gz:
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-
-
 @pytest.fixture
 def fake_fashion(tmp_path):
-    rng = np.random.default_rng(0)
-    for prefix, n, gz in (("train", 30, True), ("t10k", 20, False)):
-        imgs = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        suffix = ".gz" if gz else ""
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", imgs, gz=gz)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz=gz)
-    return tmp_path
+    return write_fake_fashion(tmp_path, gz_test=False)
 
 
 def test_fashion_mnist_from_a_given_folder(fake_fashion):

@@ -328,3 +328,25 @@ def test_published_clip_table():
     assert "qb-norm" in t["text"] and t["text"].count("\n") == len(rows)
     with pytest.raises(InputError, match="published_table: unknown key 'r1'"):
         published_table(mitigations=[], keys=("r1",))
+
+
+def test_ot_map_does_not_depend_on_which_optimum_the_solver_found():
+    # repeated captions make many plans optimal; the map averages over identical rows, so
+    # POT and scipy (different optima) give the same transform
+    pytest.importorskip("ot")
+    from gaplab.mitigate import create_mitigation
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 16)) + 1
+    y = (rng.normal(size=(12, 16)) - 1)[rng.integers(0, 12, 120)]
+    a = create_mitigation("ot", solver="pot").fit(x, y)
+    b = create_mitigation("ot", solver="scipy").fit(x, y)
+    np.testing.assert_allclose(a.transform_text(y), b.transform_text(y), atol=1e-12)
+
+
+def test_mean_over_duplicates_by_hand():
+    from gaplab.mitigate.zoo import _mean_over_duplicates
+
+    out = _mean_over_duplicates(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]),
+                                np.array([[1.0, 1.0], [5.0, 5.0], [3.0, 3.0]]))
+    np.testing.assert_array_equal(out, [[2.0, 2.0], [5.0, 5.0], [2.0, 2.0]])

@@ -39,7 +39,7 @@ from .published import PUBLISHED, list_published, load_published, published_file
 from .zero_shot import zero_shot_classifier, zero_shot_eval
 
 #: modules that register datasets themselves, imported lazily when present
-PLUGIN_MODULES: list[str] = ["gaplab.data.mad"]
+PLUGIN_MODULES: list[str] = ["gaplab.data.mad", "gaplab.data.fashion_captions"]
 _plugins_loaded = False
 
 

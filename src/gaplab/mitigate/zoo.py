@@ -356,6 +356,20 @@ class C3(Noise):
         return self._collapse(a, self.modality == "text", True).astype(dtype, copy=False)
 
 
+def _mean_over_duplicates(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` with each row replaced by its mean over the bit-identical ``rows`` (ties of the plan).
+
+    Identical source rows (repeated captions) have equal costs, so any split of their mass
+    is optimal and different exact solvers return different ones; averaging over each group
+    makes the map the same whichever optimum the solver found.
+    """
+    _, group = np.unique(np.ascontiguousarray(rows), axis=0, return_inverse=True)
+    group = group.ravel()
+    sums = np.zeros((int(group.max()) + 1, values.shape[1]))
+    np.add.at(sums, group, values)
+    return sums[group] / np.bincount(group)[group][:, None]
+
+
 def _transport_plan(cost: np.ndarray, solver: str) -> tuple[np.ndarray, str]:
     """Exact optimal plan between uniform marginals for ``cost`` (K, N), and the solver used."""
     k, n = cost.shape
@@ -463,7 +477,7 @@ class OTMap(Mitigation):
         xc, yc = x - self.mean_image_, y - self.mean_text_
         cost = (np.sum(yc**2, axis=1)[:, None] + np.sum(xc**2, axis=1)[None, :] - 2.0 * yc @ xc.T)
         plan, self.solver_ = _transport_plan(np.maximum(cost, 0.0), str(self.solver))
-        mapped = (plan @ xc) / plan.sum(axis=1, keepdims=True)
+        mapped = _mean_over_duplicates(y, (plan @ xc) / plan.sum(axis=1, keepdims=True))
         self.transport_cost_ = float(np.sum(plan * cost))
         if self.extension == "nearest":
             self.text_bank_ = yc

@@ -515,7 +515,7 @@ def create_encoder(
     if p.is_file():
         raise InputError(
             f"{p}: is a file; --model takes a built-in name or a folder with config.json and weights "
-            f"(for a gaplab training checkpoint use --model {BUILTIN_MODELS.list()[0]} --checkpoint {p})"
+            f"(for a gaplab training checkpoint use --model gaplab-minilm-digits --checkpoint {p})"
         )
     if p.is_dir():
         if (p / "modules.json").is_file():

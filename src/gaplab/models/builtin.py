@@ -8,6 +8,8 @@ name                        image input                meant for
 ``gaplab-minilm-digits``    1 × 8 × 8                  sklearn digits
 ``gaplab-minilm-fashion``   1 × 28 × 28                Fashion-MNIST
 ``gaplab-minilm-rgb``       3 × 32 × 32                MAD, a user's colour images
+``gaplab-clip-fashion``     1 × 28 × 28                Fashion-MNIST; a CLIP trained
+                                                       from scratch (:mod:`.clip`)
 ==========================  =========================  ===========================
 
 Fresh models have random image tower and projections (seeded), which is enough to embed and
@@ -279,7 +281,7 @@ def create_builtin_model(name: str, **kwargs: Any) -> TwoTower:
     >>> create_builtin_model("gaplab-minilm-digit")
     Traceback (most recent call last):
     ...
-    gaplab._errors.UnknownNameError: unknown built-in model 'gaplab-minilm-digit'; valid: gaplab-minilm-digits, gaplab-minilm-fashion, gaplab-minilm-rgb. Did you mean 'gaplab-minilm-digits'?
+    gaplab._errors.UnknownNameError: unknown built-in model 'gaplab-minilm-digit'; valid: gaplab-clip-fashion, gaplab-minilm-digits, gaplab-minilm-fashion, gaplab-minilm-rgb. Did you mean 'gaplab-minilm-digits'?
     """
     BUILTIN_MODELS.get(name)  # an unknown name fails before a checkpoint is read
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
@@ -288,3 +290,4 @@ def create_builtin_model(name: str, **kwargs: Any) -> TwoTower:
     model = BUILTIN_MODELS.create(name, **kwargs)
     model.gaplab_name = name
     return model
+
