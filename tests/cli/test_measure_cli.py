@@ -165,3 +165,23 @@ def test_ci_with_shards_is_a_usage_error(tmp_path):
     d.mkdir()
     res = CliRunner().invoke(main, ["measure", str(d), "--ci"])
     assert res.exit_code == 2 and "--ci applies to one pairs file" in res.output
+
+
+def test_format_clip_benchmark(fixture_path):
+    path = fixture_path("clip_coco_pairs.npy")
+    # CLIP_benchmark's keys: image_retrieval = a text queries the images (our t2i)
+    r = CliRunner().invoke(main, ["measure", str(path), "--format", "clip-benchmark",
+                                  "--meta", "model=ViT-B-32", "--meta", "pretrained=openai"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    ref = json.loads(CliRunner().invoke(main, ["measure", str(path), "--json"]).stdout)
+    assert (out["model"], out["pretrained"], out["task"]) == ("ViT-B-32", "openai", "zeroshot_retrieval")
+    assert out["dataset"] == path.stem
+    for k in (1, 5, 10):
+        assert out["metrics"][f"image_retrieval_recall@{k}"] == ref[f"t2i_r{k}"]
+        assert out["metrics"][f"text_retrieval_recall@{k}"] == ref[f"i2t_r{k}"]
+    assert out["gaplab"]["l2m"] == ref["l2m"]
+    bad = CliRunner().invoke(main, ["measure", str(path), "--format", "clip-benchmark", "--meta", "x=1"])
+    assert bad.exit_code == 2 and "--meta takes KEY=VALUE" in bad.output
+    fast = CliRunner().invoke(main, ["measure", str(path), "--fast", "--format", "clip-benchmark"])
+    assert fast.exit_code == 2 and "no retrieval recalls" in fast.output

@@ -17,7 +17,12 @@ from ._common import echo_json, echo_table, format_value, pairs_input, split_par
 @click.option("--temperature", default=0.01, show_default=True, type=float, help="Temperature of the logit entropy.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the separability split, the subsamples and the --ci resamples.")
 @click.option("--fast", is_flag=True, help="Only the exact O(N·d) metrics (skip O(N²) and fitted ones).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table (= --format json).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "clip-benchmark"]), default="table",
+              show_default=True, help="clip-benchmark: CLIP_benchmark's zeroshot_retrieval JSON (gap metrics "
+              "under 'gaplab'); name the run with --meta dataset=… --meta model=… --meta pretrained=….")
+@click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+              help="For --format clip-benchmark: dataset, model, pretrained, language.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
               help="Shards: a thread pool here (local, default) or one Dask task per shard (dask).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -53,6 +58,8 @@ def measure(
     ci_resamples: int,
     ci_max_pairs: int,
     modalities: tuple[str, ...],
+    fmt: str,
+    meta: tuple[str, ...],
 ) -> None:
     """Every modality-gap metric of paired embeddings.
 
@@ -72,8 +79,13 @@ def measure(
     """
     from ..io import is_shard_source
 
+    fmt = "json" if as_json else fmt
+    benchmark = _benchmark_meta(meta, fmt, pairs_file if pairs_file is not None else image)
+    as_json = fmt == "json"
     ci_kwargs = {"ci": ci_resamples, "ci_max_pairs": ci_max_pairs} if ci else {}
     if modalities:
+        if benchmark is not None:
+            raise click.UsageError("--format clip-benchmark needs one pairs file (retrieval of one image-text pair)")
         if pairs_file is not None or image is not None or text is not None:
             raise click.UsageError("--modality cannot be combined with PAIRS_FILE, --image or --text")
         _measure_modalities(modalities, temperature=temperature, seed=seed, fast=fast, as_json=as_json,
@@ -93,7 +105,7 @@ def measure(
                         seed=seed, fast=fast, as_json=as_json,
                         engine=engine or ("dask" if scheduler else "local"),
                         workers=workers, sample=sample, scheduler=scheduler,
-                        skip_bad_shards=bool(skip_bad_shards))
+                        skip_bad_shards=bool(skip_bad_shards), benchmark=benchmark)
         return
     given = [name for name, v in shard_options.items() if v not in (None, False)]
     if given:
@@ -119,10 +131,35 @@ def measure(
         raise InputError(f"{source}: {e}") from None
     for msg in result.get("warnings", []):
         click.echo(f"gaplab: warning: {msg}", err=True)
-    if as_json:
+    if benchmark is not None:
+        _echo_benchmark(result, benchmark)
+    elif as_json:
         echo_json(result)
     else:
         echo_measure_table(result, MEASURE_KEYS)
+
+
+def _benchmark_meta(meta: tuple[str, ...], fmt: str, source: Path | None) -> dict[str, str] | None:
+    """The dataset/model/pretrained/language names of ``--format clip-benchmark`` (else ``None``)."""
+    if fmt != "clip-benchmark":
+        if meta:
+            raise click.UsageError("--meta only applies to --format clip-benchmark")
+        return None
+    out = {"dataset": Path(str(source)).stem if source is not None else "unknown", "model": "unknown",
+           "pretrained": "unknown", "language": "en"}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or key not in out:
+            raise click.UsageError(f"--meta takes KEY=VALUE with KEY one of {', '.join(out)}, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _echo_benchmark(result: dict[str, Any], benchmark: dict[str, str]) -> None:
+    from ..io import clip_benchmark_json
+
+    echo_json(clip_benchmark_json(result, dataset=benchmark["dataset"], model=benchmark["model"],
+                                  pretrained=benchmark["pretrained"], language=benchmark["language"]))
 
 
 #: keys of a ``measure`` result that are not table rows (printed after the table, or to stderr)
@@ -198,13 +235,17 @@ def _measure_modalities(items: tuple[str, ...], *, fast: bool, as_json: bool, **
     echo_table({n: d for n, d in result["centroid_distance"].items()})
 
 
-def _measure_shards(source: Path, *, fast: bool, as_json: bool, sample: int | None, **kwargs) -> None:
+def _measure_shards(source: Path, *, fast: bool, as_json: bool, sample: int | None,
+                    benchmark: dict[str, str] | None, **kwargs) -> None:
     from ..metrics import MEASURE_KEYS
     from ..scale import SCALE_KEYS, measure_shards
 
     result = measure_shards(
         str(source), sample=0 if fast else (10_000 if sample is None else sample), progress=None, **kwargs
     )
+    if benchmark is not None:
+        _echo_benchmark(result, benchmark)
+        return
     if as_json:
         echo_json(result)
         return
