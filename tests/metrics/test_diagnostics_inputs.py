@@ -106,3 +106,37 @@ def test_measure_sees_float16_before_it_is_upcast():
     assert measure(x, y, include_pairwise=False).get("warnings") is None
     (msg,) = measure(x, y)["warnings"]
     assert msg.startswith("float16 image and text input")
+
+
+def test_rows_equal_in_the_hashed_columns_only_are_not_duplicates():
+    from gaplab.metrics.functional.diagnostics import duplicate_row_share
+
+    a = np.zeros((6, 40))
+    a[:, 30] = np.arange(6)  # equal in the 16 hashed leading columns, different after
+    assert duplicate_row_share(a) == 0.0
+    a[5] = a[0]
+    assert duplicate_row_share(a) == pytest.approx(1 / 6)
+
+
+def test_norm_check_on_a_sample_of_a_large_input():
+    from gaplab.metrics.functional.diagnostics import NORM_SAMPLE_ROWS, input_warnings
+
+    rng = np.random.default_rng(0)
+    n = NORM_SAMPLE_ROWS + 20_000
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    x[::2] *= 100.0  # half the rows 100x longer: any sample sees it
+    y = rng.normal(size=(n, 4)).astype(np.float32)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)  # unit rows: no warning
+    msgs = input_warnings(x, y, pairwise=False)
+    assert any(m.startswith("image row norms vary wildly") for m in msgs)
+    assert not any(m.startswith("text row norms") for m in msgs)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 3, 40])
+def test_duplicate_count_equals_a_set_of_row_bytes(dtype, d):
+    from gaplab.metrics.functional.diagnostics import duplicate_row_share
+
+    a = np.random.default_rng(d).integers(0, 3, size=(300, d)).astype(dtype)  # many exact repeats
+    ref = 300 - len({row.tobytes() for row in a})
+    assert duplicate_row_share(a) == pytest.approx(ref / 300)

@@ -42,6 +42,7 @@ __all__ = [
     "NORM_RATIO_MAX",
     "NORM_CV_MAX",
     "UNIT_NORM_TOLERANCE",
+    "NORM_SAMPLE_ROWS",
     "FLOAT16_LOGIT_TOLERANCE",
     "SMALL_N",
     "SMALL_N_METRICS",
@@ -259,7 +260,17 @@ def warn_if_collapsed(a: Any, name: str, *, stacklevel: int = 2, **kwargs: Any) 
 
 
 _SCAN_ROWS = 65_536  # rows per block of the norm scan (bounded memory for float16 input)
-_HASH_COLUMNS = 16  # columns hashed to find candidate duplicates, which are then compared in full
+#: columns mixed into the duplicate-row hash when a row is shorter than 8 bytes or items are wider
+_HASH_COLUMNS = 16
+#: rows of the seeded sample the norm check looks at (a wild spread of norms shows in any sample)
+NORM_SAMPLE_ROWS = 20_000
+
+
+def _norm_sample(arr: np.ndarray) -> np.ndarray:
+    """``arr``, or a seeded sample of :data:`NORM_SAMPLE_ROWS` of its rows when it has more."""
+    if arr.shape[0] <= NORM_SAMPLE_ROWS:
+        return arr
+    return arr[np.sort(np.random.default_rng(0).choice(arr.shape[0], size=NORM_SAMPLE_ROWS, replace=False))]
 
 
 def _row_norms(arr: np.ndarray) -> np.ndarray:
@@ -274,17 +285,29 @@ def _row_norms(arr: np.ndarray) -> np.ndarray:
 
 
 def _duplicate_count(arr: np.ndarray) -> int:
-    """Rows that repeat an earlier row bit for bit: hash a few columns, compare the candidates in full."""
+    """Rows that repeat an earlier row bit for bit: hash a few columns, compare the candidates in full.
+
+    The hash is the first 8 bytes of each row read as one integer (2 float32 columns; several
+    columns mixed when a row is shorter), so equal rows always collide; only rows whose keys
+    collide are compared in full, so the count is exact and random data costs one sort.
+    """
     n, d = arr.shape
-    cols = np.unique(np.linspace(0, d - 1, min(d, _HASH_COLUMNS)).astype(np.int64))
-    part = np.ascontiguousarray(arr[:, cols])
-    bits = part.view(np.dtype(f"u{part.dtype.itemsize}")).astype(np.uint64)
-    weights = np.random.default_rng(0).integers(1, 2**62, size=cols.size, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    keys = (bits * weights).sum(axis=1)  # uint64, wraps: equal rows give equal keys, whatever the order
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    candidates = np.flatnonzero(counts[inverse.ravel()] > 1)
-    if candidates.size == 0:
+    width = arr.dtype.itemsize
+    k = min(d, max(1, 8 // width))
+    part = np.ascontiguousarray(arr[:, :k])
+    if k * width == 8:
+        keys = part.view(np.uint64).ravel()
+    else:  # rows shorter than 8 bytes, or wide items: mix the columns' bits (wraps; order-free)
+        part = np.ascontiguousarray(arr[:, : min(d, _HASH_COLUMNS)])
+        bits = part.view(np.dtype(f"u{part.dtype.itemsize}")).astype(np.uint64)
+        weights = (np.random.default_rng(0).integers(1, 2**62, size=part.shape[1], dtype=np.uint64)
+                   * np.uint64(2) + np.uint64(1))
+        keys = (bits * weights).sum(axis=1)
+    ordered = np.sort(keys)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size == 0:
         return 0
+    candidates = np.flatnonzero(np.isin(keys, repeated))
     rows = np.ascontiguousarray(arr[candidates])
     whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * d))).ravel()
     return int(candidates.size - np.unique(whole).size)
@@ -336,7 +359,9 @@ def input_warnings(
       a modality already reported collapsed) — one-to-one input that repeats each image once
       per caption should pass ``image_index`` instead;
     * unnormalised rows (some norm off 1 by more than :data:`UNIT_NORM_TOLERANCE`) whose norms
-      vary wildly: max/min > :data:`NORM_RATIO_MAX` (10) or CV > :data:`NORM_CV_MAX` (0.5);
+      vary wildly: max/min > :data:`NORM_RATIO_MAX` (10) or CV > :data:`NORM_CV_MAX` (0.5),
+      on a seeded sample of :data:`NORM_SAMPLE_ROWS` rows when there are more (the check is
+      a hint about the input, not a metric, and a sample keeps the O(N·d) path near one pass);
     * float16 input when ``pairwise`` and 2⁻¹⁰/τ > :data:`FLOAT16_LOGIT_TOLERANCE` (at
       τ = 0.01: logit errors ~0.1, so the logit entropy is uncertain in its second digit);
     * fewer than :data:`SMALL_N` (50) pairs when ``pairwise``: :data:`SMALL_N_METRICS` are noisy.
@@ -355,7 +380,7 @@ def input_warnings(
     for a, name in ((image, "image"), (text, "text")):
         arr = to_numpy(a)
         share = duplicate_row_share(arr)
-        norms = _row_norms(arr)
+        norms = _row_norms(_norm_sample(arr))
         collapsed = any(m.startswith(f"{name} embeddings") for m in out)
         if share > DUPLICATE_SHARE and not collapsed:
             hint = (" if each image is repeated once per caption, pass image_index (or a pairs file with one)"
