@@ -58,16 +58,20 @@ def test_outputs_written(run):
     # every claim belongs to one source, and both sources state the same paper claims
     assert all(c["claim"].startswith(("[clip_coco] ", "[mad] ")) for c in data["claims"])
     clip, mad = _claims(run, "clip_coco"), _claims(run, "mad")
-    assert len(clip) == 5 and len(mad) == 6
-    assert set(clip) == set(mad) - {"The model learned the digit (premise of every claim below)"}
+    mam = "The mean absolute mean embedding is similar for images and texts (§3)"
+    assert len(clip) == 6 and len(mad) == 6
+    assert set(clip) - {mam} == set(mad) - {"The model learned the digit (premise of every claim below)"}
     assert run.measured["mad"]["seeds"] == [0, 1]  # >= 2 seeds at --quick
 
 
 def test_real_clip_claims_hold(run):
     """On real CLIP (the published MS-COCO dump) the paper's claims are expected to hold."""
     clip = _claims(run, "clip_coco")
-    assert [c.verdict for c in clip.values() if c.kind == "evidence"] == ["held"] * 4
+    assert [c.verdict for c in clip.values() if c.kind == "evidence"] == ["held"] * 5
     m = run.measured["clip_coco"]
+    mam = clip["The mean absolute mean embedding is similar for images and texts (§3)"]
+    ratio = m["mean_absolute_mean"]["image"] / m["mean_absolute_mean"]["text"]
+    assert mam.effect == pytest.approx(abs(np.log(ratio))) and mam.side == "<" and mam.ci95[0] <= mam.effect
     assert m["d"] == 512 and m["n_pairs"] == 500 and m["performance_name"] == "image→text R@1"
     # the claims' numbers are the measured ones
     assert clip["A few dimensions carry most of the mean difference between modalities (Fig. 3a)"].effect == \
