@@ -182,7 +182,10 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     model = _start_model(cfg, init)
     path = None if cache_dir is None else Path(cache_dir) / f"mad_model_{cfg.key()}.pt"
     if path is not None and path.exists():
-        cached = _load_cached(path, model, cfg)
+        from ..train._state import load_model_cache
+
+        cached = load_model_cache(path, model, kind="mad-model", what="MAD model cache",
+                                  key=("config", asdict(cfg)), record=("history", "training history"))
         if cached is not None:
             model.eval()
             return model, cached
@@ -207,43 +210,11 @@ def train_mad(cfg: MADConfig, *, progress: bool = False, cache_dir: Path | None 
     if getattr(trainer.engine, "bias", None) is not None:
         history["bias"] = [float(trainer.engine.bias.detach())]
     if path is not None:
-        import warnings
+        from ..train._state import save_cache
 
-        from .._fs import OutputError
-        from ..train._state import save_state
-
-        try:
-            save_state(path, {"model": model.state_dict(), "history": history, "config": asdict(cfg)},
-                       kind="mad-model")
-        except OutputError as e:  # a full or read-only cache only costs the next run time
-            warnings.warn(f"MAD model not cached: {e}", RuntimeWarning, stacklevel=2)
+        save_cache(path, {"model": model.state_dict(), "history": history, "config": asdict(cfg)},
+                   kind="mad-model", what="MAD model")
     return model, history
-
-
-def _load_cached(path: Path, model: Any, cfg: MADConfig) -> dict | None:
-    """Load the cached weights into ``model`` and return the cached training history.
-
-    ``None`` (with a warning) when the file is unreadable, was written for another config, or
-    does not fit the model.
-    """
-    import warnings
-
-    from .._errors import InputError
-    from ..train._state import load_state
-
-    try:
-        state = load_state(path, kind="mad-model", what="MAD model cache", map_location="cpu")
-        if not isinstance(state, dict) or state.get("config") != asdict(cfg):
-            raise InputError(f"MAD model cache {str(path)!r} was written for another config")
-        model.load_state_dict(state["model"])
-        history = state["history"]
-        if not isinstance(history, dict):
-            raise InputError(f"MAD model cache {str(path)!r} has no training history")
-    except (InputError, KeyError, TypeError, ValueError, RuntimeError) as e:
-        warnings.warn(f"ignoring the MAD model cache and retraining: {str(e).splitlines()[0]}", RuntimeWarning,
-                      stacklevel=3)
-        return None
-    return history
 
 
 def embed_images(model: Any, images: np.ndarray, batch: int = 512) -> np.ndarray:

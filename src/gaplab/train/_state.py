@@ -24,7 +24,7 @@ import torch
 from .._errors import InputError
 from .._fs import atomic_write
 
-__all__ = ["save_state", "load_state", "FORMAT", "VERSION"]
+__all__ = ["save_state", "load_state", "save_cache", "load_model_cache", "FORMAT", "VERSION"]
 
 FORMAT = "gaplab-state"
 VERSION = 1
@@ -152,3 +152,48 @@ def load_state(path: str | os.PathLike[str], *, kind: str, what: str | None = No
         return _unpack(header["data"], tensors)
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
         raise InputError(f"{bad}: {_first_line(e)}") from None
+
+
+def save_cache(path: str | os.PathLike[str], obj: Any, *, kind: str, what: str) -> None:
+    """:func:`save_state` for a cache: a full or read-only cache only costs the next run time.
+
+    An :class:`~gaplab._fs.OutputError` becomes a ``RuntimeWarning`` ("``what`` not cached: …")
+    at the caller's caller.
+    """
+    import warnings
+
+    from .._fs import OutputError
+
+    try:
+        save_state(path, obj, kind=kind)
+    except OutputError as e:
+        warnings.warn(f"{what} not cached: {e}", RuntimeWarning, stacklevel=3)
+
+
+def load_model_cache(path: str | os.PathLike[str], model: torch.nn.Module, *, kind: str, what: str,
+                     key: tuple[str, Any], record: tuple[str, str]) -> Any:
+    """Load a cached model's weights into ``model`` and return the cache's training record.
+
+    The cache is a :func:`save_state` dict holding ``"model"`` (a state dict), the entry
+    ``key[0]`` that must equal ``key[1]`` (the config that trained it) and the dict
+    ``record[0]`` (``record[1]`` names it in messages). ``None``, with a ``RuntimeWarning``
+    at the caller's caller, when the file is unreadable, was written for another config or
+    does not fit the model: the caller retrains.
+    """
+    import warnings
+
+    p = str(path)
+    try:
+        state = load_state(path, kind=kind, what=what, map_location="cpu")
+        if not isinstance(state, dict) or state.get(key[0]) != key[1]:
+            raise InputError(f"{what} {p!r} was written for another config")
+        model.load_state_dict(state["model"])
+        out = state[record[0]]
+        if not isinstance(out, dict):
+            raise InputError(f"{what} {p!r} has no {record[1]}")
+    except (InputError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        warnings.warn(f"ignoring the {what} and retraining: {str(e).splitlines()[0]}", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return out
+

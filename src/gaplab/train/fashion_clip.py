@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._errors import InputError
 from ..models.clip import (
@@ -35,6 +35,7 @@ from ..models.clip import (
     fashion_clip_config,
 )
 from ..models.towers import TwoTower
+from ._state import load_model_cache, load_state, save_cache
 
 __all__ = ["FashionCLIPRun", "FashionCLIPEmbeddings", "train_fashion_clip", "evaluate_fashion_clip",
            "fashion_clip_embeddings"]
@@ -71,13 +72,7 @@ def _data(caption_seed: int, min_attributes: int, max_attributes: int, context_l
                  "prompt_ids": tok.encode([q for ps in prompts for q in ps]).to(torch.int32),
                  "n_prompts": len(prompts[0])}
         if file is not None:
-            from .._fs import OutputError
-            from ._state import save_state
-
-            try:
-                save_state(file, state, kind="fashion-clip-data")
-            except OutputError as e:
-                warnings.warn(f"Fashion-MNIST captions not cached: {e}", RuntimeWarning, stacklevel=2)
+            save_cache(file, state, kind="fashion-clip-data", what="Fashion-MNIST captions")
     return {"images": images, "ids": state["ids"].long(), "labels": np.asarray(raw.labels), "captions": state["captions"],
             "n_train": n_train, "prompt_ids": state["prompt_ids"].long(), "n_prompts": int(state["n_prompts"])}
 
@@ -85,8 +80,6 @@ def _data(caption_seed: int, min_attributes: int, max_attributes: int, context_l
 def _read_data_cache(file: Path | None, n: int) -> dict[str, Any] | None:
     if file is None or not file.exists():
         return None
-    from ._state import load_state
-
     try:
         st = load_state(file, kind="fashion-clip-data", what="Fashion-MNIST caption cache", map_location="cpu")
         if not isinstance(st, dict) or len(st["captions"]) != n or st["ids"].shape[0] != n:
@@ -121,24 +114,6 @@ def _cache_folder() -> Path | None:
 def _cache_file(cfg: FashionCLIPConfig) -> Path | None:
     d = _cache_folder()
     return None if d is None else d / f"fashion_clip_{cfg.key()}.pt"
-
-
-def _load_cached(path: Path, model: nn.Module, cfg: FashionCLIPConfig) -> dict[str, Any] | None:
-    from ._state import load_state
-
-    try:
-        state = load_state(path, kind="fashion-clip-model", what="Fashion-MNIST CLIP cache", map_location="cpu")
-        if not isinstance(state, dict) or state.get("key") != cfg.key():
-            raise InputError(f"Fashion-MNIST CLIP cache {str(path)!r} was written for another config")
-        model.load_state_dict(state["model"])
-        info = state["info"]
-        if not isinstance(info, dict):
-            raise InputError(f"Fashion-MNIST CLIP cache {str(path)!r} has no training record")
-    except (InputError, KeyError, TypeError, ValueError, RuntimeError) as e:
-        warnings.warn(f"ignoring the Fashion-MNIST CLIP cache and retraining: {str(e).splitlines()[0]}",
-                      RuntimeWarning, stacklevel=3)
-        return None
-    return info
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -218,7 +193,8 @@ def train_fashion_clip(
     model = _build(cfg)
     path = _cache_file(cfg) if cache else None
     if path is not None and path.exists():
-        info = _load_cached(path, model, cfg)
+        info = load_model_cache(path, model, kind="fashion-clip-model", what="Fashion-MNIST CLIP cache",
+                                key=("key", cfg.key()), record=("info", "training record"))
         if info is not None:
             model.eval()
             return FashionCLIPRun(model, cfg, info["history"], info["metrics"], info["init_metrics"],
@@ -249,15 +225,10 @@ def train_fashion_clip(
     metrics["steps"] = steps
     run = FashionCLIPRun(model, cfg, list(trainer.history.records), metrics, init_metrics, seconds, False)
     if path is not None:
-        from .._fs import OutputError
-        from ._state import save_state
-
         info = {"history": run.history, "metrics": metrics, "init_metrics": init_metrics, "train_seconds": seconds,
                 "config": asdict(cfg)}
-        try:
-            save_state(path, {"model": model.state_dict(), "key": cfg.key(), "info": info}, kind="fashion-clip-model")
-        except OutputError as e:  # a full or read-only cache only costs the next run time
-            warnings.warn(f"Fashion-MNIST CLIP not cached: {e}", RuntimeWarning, stacklevel=2)
+        save_cache(path, {"model": model.state_dict(), "key": cfg.key(), "info": info}, kind="fashion-clip-model",
+                   what="Fashion-MNIST CLIP")
     return run
 
 
