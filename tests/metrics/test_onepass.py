@@ -233,3 +233,47 @@ def test_top_k_rows_tie_tolerance():
     assert top_k_rows(s, 2).tolist() == [[0, 1]]  # 0.5 + tol/2 ties 0.5: the lower indices, in index order
     s = np.array([[0.5, 0.5 + 1e-6, 0.1, 0.5]])
     assert top_k_rows(s, 2).tolist() == [[1, 0]]  # beyond the tolerance: most similar first
+
+
+def _all_passes(x, y, block_rows):
+    c = cross_pass(x, y, None, temperature=0.01, ranks=True, k=KNN_K, block_rows=block_rows)
+    s = self_pass(x, t=2.0, k=KNN_K, block_rows=block_rows)
+    q = top_k_pass(y, x, KNN_K, exclude_self=False, block_rows=block_rows)
+    return (c.entropy_i2t, c.entropy_t2i, c.ranks_i2t, c.ranks_t2i, c.knn_i2t, c.knn_t2i, s.uniformity, s.knn, q)
+
+
+def test_overlapped_blocks_equal_the_sequential_pass_bit_for_bit(monkeypatch):
+    # the product of block i + 1 runs while a worker thread takes block i: same order, same numbers
+    x, y = cone_pairs(n=300)
+    calls = []
+    with threadpool_limits(1):  # both runs: one BLAS thread for the products
+        monkeypatch.setattr(_onepass, "_overlap_blas", lambda: 0)
+        seq = _all_passes(x, y, block_rows=23)
+        monkeypatch.setattr(_onepass, "_overlap_blas", lambda: calls.append(1) or 1)
+        over = _all_passes(x, y, block_rows=23)
+    assert len(calls) == 3  # the overlapped path ran, once per pass
+    for a, b in zip(seq, over, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_overlap_error_in_the_worker_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(_onepass, "_overlap_blas", lambda: 1)
+
+    def boom(lo, hi, s):
+        raise ValueError(f"block {lo}")
+
+    with pytest.raises(ValueError, match="block 0"):
+        _onepass._run_blocks([(0, 2), (2, 4), (4, 6)], lambda lo: 3,
+                             lambda lo, hi, buf: buf[: (hi - lo) * 3].reshape(hi - lo, 3), boom)
+
+
+@pytest.mark.parametrize("stride", [1, 3, 16, 64])
+def test_row_top_k_does_not_depend_on_the_sample_floor(monkeypatch, stride):
+    # the strided subset only sets a floor: any stride gives the tie rule's answer
+    rng = np.random.default_rng(5)
+    s = rng.standard_normal((40, 3000))
+    s[:, 100:140] = s[:, :40]  # exact duplicates: ties across the floor
+    want = top_k_rows(s, KNN_K)
+    monkeypatch.setattr(_onepass, "SUBSAMPLE_STRIDE", stride)
+    got = _onepass._block_top_k(s.copy(), KNN_K, np.empty(s.shape, dtype=bool))
+    np.testing.assert_array_equal(got, want)

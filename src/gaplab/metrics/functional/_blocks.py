@@ -56,9 +56,20 @@ def similarity_blocks(
         yield lo, hi, np.asarray(a[lo:hi], dtype=np.float64) @ b64.T
 
 
+def beat_threshold(reference: np.ndarray) -> np.ndarray:
+    """The score a candidate must exceed to beat ``reference``: reference + TIE_TOL·max(1, |reference|)."""
+    with np.errstate(invalid="ignore"):  # an infinite reference gives NaN: nothing beats it
+        return reference + TIE_TOL * np.maximum(1.0, np.abs(reference))
+
+
 def beats(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``scores > reference`` beyond a tie: ties (within :data:`TIE_TOL`) go to the reference.
 
     ``reference`` broadcasts against ``scores`` (a column of correct-match scores per query).
+    The test is ``scores > beat_threshold(reference)``, one comparison per score (the one-pass
+    kernel compares whole blocks against the per-query thresholds).
+
+    >>> beats(np.array([0.5, 0.5 + 1e-12, 0.6]), np.array(0.5)).tolist()
+    [False, False, True]
     """
-    return scores - reference > TIE_TOL * np.maximum(1.0, np.abs(reference))
+    return scores > beat_threshold(reference)

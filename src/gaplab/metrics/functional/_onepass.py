@@ -14,10 +14,12 @@ block costs more in page faults than the arithmetic).
   with no rescaling. For τ < 2/700 that could underflow; then the column side takes a second
   pass over ``Y·Xᵀ``.
 * **Ranks**: the rank of the true partner counts the scores that
-  :func:`~gaplab.metrics.functional._blocks.beats` it, row-wise and column-wise.
-* **Top k**: rows are complete within a block (np.partition gives the k-th score, the
-  candidates within the tie tolerance of it are ranked by the tie rule); columns keep a small
-  candidate set per query (:class:`_Candidates`), merged block by block.
+  :func:`~gaplab.metrics.functional._blocks.beats` it, row-wise and column-wise: one
+  comparison of the block against the per-query :func:`~gaplab.metrics.functional._blocks.beat_threshold`.
+* **Top k**: rows are complete within a block: the k-th best of every 16th column is a floor
+  under the row's k-th (:func:`_sample_floor`), one comparison keeps the few scores above it,
+  and the tie rule ranks those; columns keep a small candidate set per query
+  (:class:`_Candidates`), merged block by block.
 
 The per-metric functions of :mod:`~gaplab.metrics.functional` call these passes restricted to
 their part, so each metric's maths lives here once.
@@ -25,11 +27,12 @@ their part, so each metric's maths lives here once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._blocks import BLOCK_ELEMENTS, TIE_TOL, row_blocks
+from ._blocks import BLOCK_ELEMENTS, TIE_TOL, beat_threshold, row_blocks
 
 __all__ = ["cross_pass", "self_pass", "top_k_pass", "mean_row_entropy", "CrossResult", "SelfResult", "top_k_rows"]
 
@@ -102,28 +105,47 @@ def _select(v: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(c, pos, axis=1)
 
 
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a C-contiguous 2-D mask via one flat scan (5× faster than the 2-D form)."""
+    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return rows, cols
+
+
+#: the row top k first looks at every SUBSAMPLE_STRIDE-th column: its k-th best there is a
+#: floor under the row's k-th best, so one comparison pass leaves ≈ stride × k candidates
+SUBSAMPLE_STRIDE = 16
+
+
+def _sample_floor(s: np.ndarray, k: int) -> np.ndarray:
+    """Per row a :func:`_keep_below` floor from the k-th best of a strided subset of its columns.
+
+    The k-th best of a subset is at most the row's k-th best, so every score the tie rule
+    can look at lies above the floor. ``-inf`` where the row has no k columns.
+    """
+    n = s.shape[1]
+    if n < k:
+        return np.full(s.shape[0], -np.inf)
+    stride = max(1, min(SUBSAMPLE_STRIDE, n // (8 * k)))
+    sub = s[:, ::stride]
+    kth = -np.partition(-sub, k - 1, axis=1)[:, k - 1]
+    return _keep_below(kth)
+
+
+def _row_candidates(s: np.ndarray, floor: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Padded (values, cols) of each row's scores at or above ``floor`` (cols ascending)."""
+    rows, cols = _nonzero(np.greater_equal(s, floor[:, None], out=flags))
+    return _padded(rows, s[rows, cols], cols, s.shape[0])
+
+
 def _block_top_k(s: np.ndarray, k: int, flags: np.ndarray) -> np.ndarray:
     """Each row's k best columns of a complete block ``s`` (``flags``: a bool buffer, same shape).
 
-    ``argpartition`` finds k best; when nothing else lies within the tie tolerance of the k-th
-    (the usual case) those are the answer, else that row goes through :func:`top_k_rows` on
-    its candidates.
+    One comparison against :func:`_sample_floor` keeps a few candidates per row; the tie rule
+    of :func:`top_k_rows` then runs on those alone (they hold every score within the
+    tolerance of the k-th).
     """
-    n = s.shape[1]
-    part = np.argpartition(s, n - k, axis=1)[:, n - k :]
-    floor = _keep_below(np.take_along_axis(s, part, axis=1).min(axis=1))
-    count = np.count_nonzero(np.greater_equal(s, floor[:, None], out=flags), axis=1)
-    out = np.empty((s.shape[0], k), dtype=np.int64)
-    easy = count == k
-    if easy.all():
-        return _most_similar_first(s, np.sort(part, axis=1))
-    if easy.any():
-        out[easy] = _block_top_k(s[easy], k, flags[: int(easy.sum())])
-    hard = np.flatnonzero(~easy)
-    rows, cols = np.nonzero(s[hard] >= floor[hard, None])
-    v, c = _padded(rows, s[hard[rows], cols], cols, hard.size)
-    out[hard] = _select(v, c, k)
-    return out
+    v, c = _row_candidates(s, _sample_floor(s, k), flags)
+    return _select(v, c, k)
 
 
 @dataclass
@@ -158,16 +180,20 @@ class _Candidates:
             return
         step = max(1, BLOCK_ELEMENTS // (8 * sample.shape[0]))
         for c0 in range(0, self.n, step):
-            s = sample @ np.asarray(corpus[c0 : c0 + step], dtype=np.float64).T
+            # (queries × sample): each query's scores contiguous, so the partition runs along rows
+            s = np.asarray(corpus[c0 : c0 + step], dtype=np.float64) @ sample.T
             if exclude_self:
                 own = np.arange(c0, min(c0 + step, self.n, sample.shape[0]))
-                s[own, own - c0] = -np.inf
-            kth = -np.partition(-s, self.k - 1, axis=0)[self.k - 1]
+                s[own - c0, own] = -np.inf
+            kth = -np.partition(-s, self.k - 1, axis=1)[:, self.k - 1]
             self.floor[c0 : c0 + step] = np.maximum(self.floor[c0 : c0 + step], _keep_below(kth))
 
-    def offer(self, s: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The scores of ``s`` (rows = candidates ``offset + r``, columns = queries) above the floors."""
-        rows, cols = np.nonzero(s >= self.floor[None, :])
+    def offer(self, s: np.ndarray, offset: int, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The scores of ``s`` (rows = candidates ``offset + r``, columns = queries) above the floors.
+
+        ``flags``: a C-contiguous bool buffer of ``s``'s shape.
+        """
+        rows, cols = _nonzero(np.greater_equal(s, self.floor[None, :], out=flags))
         return cols, s[rows, cols], rows + offset
 
     def merge(self, offers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
@@ -243,7 +269,7 @@ class SelfResult:
 
 #: elements of the slice of a block that the elementwise work runs on at a time (a few of
 #: these float64 buffers stay in L2 cache; the block itself, from one GEMM, does not)
-CHUNK_ELEMENTS = 1 << 16
+CHUNK_ELEMENTS = 1 << 17
 #: pending candidates at which a pass merges them before the block ends (the floors rise)
 MERGE_ELEMENTS = 1 << 18
 #: rows whose scores start each column query's floor (its k-th best among them)
@@ -268,14 +294,59 @@ class _Scratch:
         return self.b[: rows * cols].reshape(rows, cols)
 
 
-def _blocks(a: np.ndarray, b64: np.ndarray, block_rows: int | None):
-    """Yield ``(lo, hi, a[lo:hi] @ b64ᵀ)`` in float64 into one reused block buffer."""
-    n, m = a.shape[0], b64.shape[0]
-    steps = list(row_blocks(n, m, block_rows))
-    buf = np.empty((steps[0][1] - steps[0][0]) * m) if steps else np.empty(0)
-    for lo, hi in steps:
-        out = buf[: (hi - lo) * m].reshape(hi - lo, m)
-        yield lo, hi, np.matmul(np.asarray(a[lo:hi], dtype=np.float64), b64.T, out=out)
+def _overlap_blas() -> int:
+    """BLAS threads to leave to the products while one worker thread takes the elementwise work.
+
+    0 (no overlap) when BLAS runs one thread: the caller, or :func:`gaplab._threads.limit_threads`,
+    asked for one core, and gets one.
+    """
+    from threadpoolctl import threadpool_info
+
+    counts = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+    most = max(counts, default=1)
+    return most - 1 if most > 1 else 0
+
+
+def _run_blocks(steps: list[tuple[int, int]], width: Callable[[int], int],
+                product: Callable[[int, int, np.ndarray], np.ndarray],
+                process: Callable[[int, int, np.ndarray], None]) -> None:
+    """``process(lo, hi, product(lo, hi, out))`` for every block, in order.
+
+    ``product`` writes block ``lo:hi`` (``hi − lo`` rows × ``width(lo)`` columns) into ``out``.
+    With two or more blocks and BLAS threads to spare, the product of block i + 1 (BLAS, one
+    thread fewer, the GIL released) runs while one worker thread processes block i (numpy,
+    one core); two block buffers alternate. ``process`` runs in block order on one thread
+    either way, so the results are the same bit for bit; only the wall time changes.
+    """
+    if not steps:
+        return
+    size = max((hi - lo) * width(lo) for lo, hi in steps)
+    blas = _overlap_blas() if len(steps) > 1 else 0
+    if not blas:
+        buf = np.empty(size)
+        for lo, hi in steps:
+            process(lo, hi, product(lo, hi, buf))
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    bufs = (np.empty(size), np.empty(size))
+    busy: list[Future[None] | None] = [None, None]
+    with threadpool_limits(limits=blas, user_api="blas"), ThreadPoolExecutor(1, "gaplab-onepass") as worker:
+        try:
+            for i, (lo, hi) in enumerate(steps):
+                job = busy[i % 2]
+                if job is not None:  # block i − 2 still owns this buffer
+                    job.result()
+                busy[i % 2] = worker.submit(process, lo, hi, product(lo, hi, bufs[i % 2]))
+            for job in busy:
+                if job is not None:
+                    job.result()
+        finally:
+            for job in busy:  # an error: let the worker finish before the buffers go
+                if job is not None:
+                    job.cancel()
 
 
 def _entropy_rows(s: np.ndarray, inv_tau: float, z: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +412,7 @@ def _cross_pass(x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, temperatur
         for c0 in range(0, n_txt, 4096):  # x[idx] in float64 a slice at a time
             correct[c0 : c0 + 4096] = np.einsum("ij,ij->i", np.asarray(x[idx_a[c0 : c0 + 4096]], np.float64),
                                                 y64[c0 : c0 + 4096])
-        correct_tol = TIE_TOL * np.maximum(1.0, np.abs(correct))
+        col_thr = beat_threshold(correct)  # a caption's rank counts the images above this
         order = np.argsort(idx_a, kind="stable")
         first = np.searchsorted(idx_a[order], np.arange(n_img + 1))  # image i's captions: order[first[i]:first[i+1]]
         i2t = np.empty(n_img, dtype=np.int64)
@@ -350,7 +421,8 @@ def _cross_pass(x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, temperatur
     knn_cols = _Candidates(n_txt, k)
     if k:
         knn_cols.start(np.asarray(x[: min(n_img, max(4 * k, SAMPLE_ROWS))], np.float64), y64, exclude_self=False)
-    for lo, hi, s in _blocks(x, y64, block_rows):
+    def block(lo: int, hi: int, s: np.ndarray) -> None:
+        nonlocal h_rows
         offers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         pending = 0
         for r0 in range(0, hi - lo, scratch.rows):
@@ -362,16 +434,14 @@ def _cross_pass(x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, temperatur
                 own_s = sc[own_r, own]
                 best = np.full(c, -np.inf)
                 np.maximum.at(best, own_r, own_s)
-                d = np.subtract(sc, best[:, None], out=scratch.floats(1, c, n_txt))
-                beat = np.greater(d, TIE_TOL * np.maximum(1.0, np.abs(best))[:, None], out=scratch.bools(c, n_txt))
+                beat = np.greater(sc, beat_threshold(best)[:, None], out=scratch.bools(c, n_txt))
                 i2t[g0:g1] = np.count_nonzero(beat, axis=1)
-                np.subtract(sc, correct[None, :], out=d)
-                np.greater(d, correct_tol[None, :], out=beat)
-                t2i_ranks += np.count_nonzero(beat, axis=0)
-                t2i_ranks[own] -= (own_s - correct[own]) > correct_tol[own]  # never its own image
+                np.greater(sc, col_thr[None, :], out=beat)
+                t2i_ranks[:] += np.count_nonzero(beat, axis=0)
+                t2i_ranks[own] -= own_s > col_thr[own]  # never its own image
             if k:
                 knn_rows[g0:g1] = _block_top_k(sc, k, scratch.bools(c, n_txt))
-                offers.append(knn_cols.offer(sc, g0))
+                offers.append(knn_cols.offer(sc, g0, scratch.bools(c, n_txt)))
                 pending += offers[-1][0].size
                 if pending > max(4 * n_txt, MERGE_ELEMENTS):  # merge early while the floors are still rising
                     knn_cols.merge(offers)
@@ -385,10 +455,16 @@ def _cross_pass(x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, temperatur
                     delta = (m - g) * inv_tau
                     a = np.exp(delta)
                     ab = e.T @ np.stack([a, a * delta], axis=1)
-                    col_a += ab[:, 0]
-                    col_b += z.T @ a + ab[:, 1]
+                    col_a[:] += ab[:, 0]
+                    col_b[:] += z.T @ a + ab[:, 1]
         if offers:
             knn_cols.merge(offers)
+
+    def product(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+        out = buf[: (hi - lo) * n_txt].reshape(hi - lo, n_txt)
+        return np.matmul(np.asarray(x[lo:hi], dtype=np.float64), y64.T, out=out)
+
+    _run_blocks(list(row_blocks(n_img, n_txt, block_rows)), lambda lo: n_txt, product, block)
     if inv_tau is not None:
         out.entropy_i2t = h_rows / n_img
         if shared_cols:
@@ -427,10 +503,8 @@ def self_pass(a: np.ndarray, *, t: float | None = None, k: int = 0, block_rows: 
     cand = _Candidates(n, k)
     if k:
         cand.start(a64[: min(n, max(4 * k, SAMPLE_ROWS))], a64, exclude_self=True)
-    steps = list(row_blocks(n, n, block_rows))
-    buf = np.empty((steps[0][1] - steps[0][0]) * n)
-    for lo, hi in steps:
-        s = np.matmul(a64[lo:hi], a64[lo:].T, out=buf[: (hi - lo) * (n - lo)].reshape(hi - lo, n - lo))
+    def block(lo: int, hi: int, s: np.ndarray) -> None:
+        nonlocal total
         offers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         pending = 0
         for r0 in range(0, hi - lo, scratch.rows):
@@ -455,17 +529,16 @@ def self_pass(a: np.ndarray, *, t: float | None = None, k: int = 0, block_rows: 
                 sc[np.arange(c), np.arange(r0, r1)] = -np.inf
                 # rows g0..g1: every column from lo on (earlier ones came as columns of earlier blocks);
                 # the k-th best among those bounds the row's k-th from below
-                floor = cand.floor[g0:g1]
-                if sc.shape[1] > k:
-                    part = scratch.floats(1, c, sc.shape[1])
-                    np.copyto(part, sc)
-                    part.partition(sc.shape[1] - k, axis=1)
-                    floor = np.maximum(floor, _keep_below(part[:, sc.shape[1] - k]))
-                rr, cc = np.nonzero(sc >= floor[:, None])
-                offers.append((rr + g0, sc[rr, cc], cc + lo))
+                floor = np.maximum(cand.floor[g0:g1], _sample_floor(sc, k))
+                v, cols = _row_candidates(sc, floor, scratch.bools(c, sc.shape[1]))
+                if v.shape[1] > k:  # the exact k-th among these columns: offer only what can matter
+                    kth = -np.partition(-v, k - 1, axis=1)[:, k - 1]
+                    floor = np.maximum(floor, _keep_below(kth))
+                rr, cc = np.nonzero((v >= floor[:, None]) & np.isfinite(v))
+                offers.append((rr + g0, v[rr, cc], cols[rr, cc] + lo))
                 # later rows (j ≥ hi) get these rows as candidates
                 later = sc[:, hi - lo :]
-                rr, cc = np.nonzero(later >= cand.floor[None, hi:])
+                rr, cc = _nonzero(np.greater_equal(later, cand.floor[None, hi:], out=scratch.bools(*later.shape)))
                 offers.append((cc + hi, later[rr, cc], rr + g0))
                 pending += offers[-1][0].size + offers[-2][0].size
                 if pending > max(4 * n, MERGE_ELEMENTS):  # merge early while the floors are still rising
@@ -473,6 +546,11 @@ def self_pass(a: np.ndarray, *, t: float | None = None, k: int = 0, block_rows: 
                     offers, pending = [], 0
         if offers:
             cand.merge(offers)
+
+    def product(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+        return np.matmul(a64[lo:hi], a64[lo:].T, out=buf[: (hi - lo) * (n - lo)].reshape(hi - lo, n - lo))
+
+    _run_blocks(list(row_blocks(n, n, block_rows)), lambda lo: n - lo, product, block)
     out = SelfResult(knn=cand.select()) if k else SelfResult()
     if t is not None:
         out.uniformity = float((total if shift else np.log(total)) - np.log(n * (n - 1) / 2.0))
@@ -496,11 +574,18 @@ def top_k_pass(queries: np.ndarray, corpus: np.ndarray, k: int, *, exclude_self:
     nc = c64.shape[0]
     scratch = _Scratch(nc)
     out = np.empty((queries.shape[0], k), dtype=np.int64)
-    for lo, hi, s in _blocks(queries, c64, block_rows):
+
+    def block(lo: int, hi: int, s: np.ndarray) -> None:
         for r0 in range(0, hi - lo, scratch.rows):
             r1 = min(r0 + scratch.rows, hi - lo)
             sc = s[r0:r1]
             if exclude_self:
                 sc[np.arange(r1 - r0), np.arange(lo + r0, lo + r1)] = -np.inf
             out[lo + r0 : lo + r1] = _block_top_k(sc, k, scratch.bools(r1 - r0, nc))
+
+    def product(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+        out_ = buf[: (hi - lo) * nc].reshape(hi - lo, nc)
+        return np.matmul(np.asarray(queries[lo:hi], dtype=np.float64), c64.T, out=out_)
+
+    _run_blocks(list(row_blocks(queries.shape[0], nc, block_rows)), lambda lo: nc, product, block)
     return out
