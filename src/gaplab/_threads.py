@@ -12,7 +12,7 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 
-__all__ = ["limit_threads"]
+__all__ = ["limit_threads", "blas_threads"]
 
 
 @contextlib.contextmanager
@@ -32,3 +32,10 @@ def limit_threads(n: int = 1) -> Iterator[None]:
     finally:
         if torch is not None and before is not None:
             torch.set_num_threads(before)
+
+
+def blas_threads() -> int:
+    """The BLAS threads the caller allows now (1 inside :func:`limit_threads`; 1 with no BLAS loaded)."""
+    from threadpoolctl import threadpool_info
+
+    return max((int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"), default=1)

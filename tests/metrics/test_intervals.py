@@ -8,14 +8,24 @@ import pytest
 from gaplab._errors import InputError
 from gaplab._validation import normalize_rows
 from gaplab.metrics import MetricSuite, chance_levels, measure, permutation_test, retrieval_recall
-from gaplab.metrics.functional._onepass import top_k_pass
-from gaplab.metrics.functional.knn import _mutual_knn
+from gaplab.metrics.functional._onepass import cross_pass, top_k_pass
+from gaplab.metrics.functional.knn import _hubness_from, _mutual_knn, hubness
+from gaplab.metrics.functional.structure import SecondMoments
 from gaplab.metrics.functional.uniformity import _uniformity
 from gaplab.metrics.intervals import (
     EXACT_KEYS,
+    HUBNESS_KEYS,
+    RECENTRED_KEYS,
+    STRUCTURE_KEYS,
+    _hubness_bootstrap,
+    _k_occurrence,
+    _k_occurrences,
     _log_mean_potential,
     _neighbour_overlap,
+    _structure_bootstrap,
+    _structure_values,
     _subsample_bootstrap,
+    _WeightedMoments,
     bootstrap_measure,
     exact_bootstrap,
     resample_counts,
@@ -86,7 +96,8 @@ def test_measure_ci_keys_seeds_and_coverage_of_the_value():
     for k in (*EXACT_KEYS, "uniformity_image", "logit_entropy_t2i", "i2t_r1", "mutual_knn", "linear_separability"):
         lo, hi = a["ci95"][k]
         assert lo <= hi and lo - 1e-9 <= a[k] <= hi + 1e-9, (k, lo, a[k], hi)
-    assert "cka" not in a["ci95"]  # not covered, so absent rather than wrong
+    for k in ("top_dims_share", "best_pair_accuracy", "mutual_knn_chance"):
+        assert k not in a["ci95"]  # not covered, so absent rather than wrong
     assert "ci95" not in measure(x, y) and "null" not in measure(x, y, ci=0)
 
 
@@ -232,3 +243,189 @@ def test_ci_true_means_the_default_resamples_and_fast_mode_has_only_exact_keys()
     x, y = _pairs(30)
     r = measure(x, y, include_pairwise=False, ci=True)
     assert r["ci"]["resamples"] == 200 and set(r["ci95"]) == set(EXACT_KEYS) and r["null"] == {}
+
+
+# ---- structure (d×d moments) and hubness (k-occurrence) on the subsample -----------------------
+def _structure_of(m):
+    """STRUCTURE_KEYS straight from SecondMoments' methods (frechet() recomputes its centred part)."""
+    return {"cka": m.cka(), "cka_debiased": m.cka_debiased(), "procrustes_distance": m.procrustes_distance(),
+            "frechet_distance": m.frechet(), "frechet_distance_centered": m.frechet_centered(),
+            "erank_image": m.effective_rank("x"), "erank_text": m.effective_rank("y")}
+
+
+def _indexed_pairs(n=12, extra=18, d=5, seed=1):
+    """Images, several captions per image (every image has one), the caption → image index."""
+    rng = np.random.default_rng(seed)
+    x = normalize_rows(rng.normal(size=(n, d)) + 1)
+    idx = np.r_[np.arange(n), rng.integers(0, n, size=extra)]
+    return x, normalize_rows(x[idx] + rng.normal(size=(idx.size, d)) - 1), idx
+
+
+def _unit_pairs(n=12, d=5, seed=1):
+    x, y = _pairs(n, d, seed)
+    return normalize_rows(x), normalize_rows(y), None
+
+
+@pytest.mark.parametrize(("with_index", "d"), [(False, 5), (True, 5), (False, 40), (True, 64)])
+def test_weighted_moments_are_the_metrics_of_the_resampled_rows(with_index, d):
+    x, y, idx = _indexed_pairs(d=d) if with_index else _unit_pairs(d=d)
+    w_img = resample_counts(x.shape[0], 6, seed=3)
+    w_cap = w_img if idx is None else w_img[:, idx]
+    moments = _WeightedMoments(x, y, idx)
+    projected = x.shape[0] + y.shape[0] < d
+    assert moments.xs.shape[1] == (x.shape[0] + y.shape[0] if projected else d)
+    for b in range(6):
+        xr, yr, ir = _resampled_rows(x, y, idx, w_img[b])
+        ref = _structure_of(SecondMoments(dim=d).update(xr, yr, ir))
+        got = _structure_values(moments(w_img[b], w_cap[b]))
+        for k in STRUCTURE_KEYS:  # cka_debiased too: its moment form counts the copies as rows
+            # in d dimensions the zero eigenvalues of a rank-n moment come out as ±1e-16, whose
+            # roots (1e-8 each) the effective rank and the Fréchet trace take in; the projected
+            # moments have fewer of them (see the next test)
+            rtol = 1e-5 if projected and k.startswith("erank") else 1e-9
+            atol = 1e-7 if projected and k.startswith("frechet") else 1e-12
+            np.testing.assert_allclose(got[k], ref[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+def test_projected_moments_are_closer_to_the_row_space_values():
+    x, y, _ = _unit_pairs(30, d=120)
+    one = np.ones(30, np.int32)
+    got = _structure_values(_WeightedMoments(x, y, None)(one, one))
+    full = _structure_values(SecondMoments(dim=120).update(x, y))
+    sigma = np.linalg.svd(x, compute_uv=False)  # 30 singular values, no zero ones
+    p = sigma / sigma.sum()
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)  # tr √(Σx^½ Σy Σx^½) = ‖Xc Ycᵀ‖_* / n
+    fc = (np.sum(xc**2) + np.sum(yc**2) - 2 * np.linalg.svd(xc @ yc.T, compute_uv=False).sum()) / 30
+    for k, exact in (("erank_image", np.exp(-(p * np.log(p)).sum())), ("frechet_distance_centered", fc)):
+        np.testing.assert_allclose(got[k], exact, rtol=1e-6, err_msg=k)
+        assert abs(got[k] - exact) < abs(full[k] - exact), k
+
+
+@pytest.mark.parametrize("with_index", [False, True])
+def test_structure_unit_weights_are_the_subsample_values(with_index):
+    x, y, idx = _indexed_pairs(30, 40, d=6) if with_index else _unit_pairs(30, d=6)
+    w_img = resample_counts(x.shape[0], 3, 0)
+    boots, point = _structure_bootstrap(x, y, idx, w_img, w_img if idx is None else w_img[:, idx])
+    ref = _structure_of(SecondMoments(dim=6).update(x, y, idx))
+    for k in STRUCTURE_KEYS:
+        np.testing.assert_allclose(point[k], ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        assert boots[k].shape == (3,)
+    m = SecondMoments(dim=6).update(x, y, idx)
+    assert _structure_values(m)["frechet_distance"] == m.frechet()  # the same floats, centred part once
+    full = measure(x, y, image_index=idx)  # the whole data is the subsample here
+    for k in STRUCTURE_KEYS:
+        np.testing.assert_allclose(point[k], full[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_structure_resamples_do_not_depend_on_the_thread_count():
+    x, y, _ = _unit_pairs(40, d=8)
+    w = resample_counts(40, 7, 2)
+    one, p1 = _structure_bootstrap(x, y, None, w, w, workers=1)
+    three, p3 = _structure_bootstrap(x, y, None, w, w, workers=3)
+    assert p1 == p3
+    for k in STRUCTURE_KEYS:
+        np.testing.assert_array_equal(one[k], three[k], err_msg=k)
+
+
+@pytest.mark.parametrize("with_index", [False, True])
+def test_k_occurrence_is_hubness_of_the_resampled_rows(with_index):
+    x, y, idx = _indexed_pairs(20, 25) if with_index else _unit_pairs(20)
+    w_img = resample_counts(x.shape[0], 6, seed=5)
+    w_cap = w_img if idx is None else w_img[:, idx]
+    boots, _ = _hubness_bootstrap(x, y, 3, w_img, w_cap)
+    for b in range(6):
+        xr, yr, ir = _resampled_rows(x, y, idx, w_img[b])
+        ref = hubness(xr, yr, k=3, image_index=ir)  # the copies are tied rows of the gallery
+        for k in HUBNESS_KEYS:
+            np.testing.assert_allclose(boots[k][b], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_k_occurrence_with_a_fixed_gallery_is_hubness_of_repeated_queries():
+    x, y, _ = _unit_pairs(25)
+    r = cross_pass(x, y, None, k=4)
+    ones = np.ones(25, np.int32)
+    for w in resample_counts(25, 4, seed=6):
+        rep = np.repeat(np.arange(25), w)
+        ref = _hubness_from(r.knn_t2i[rep], r.knn_i2t[rep], 25, 25)
+        got_img = _k_occurrences(y, x, 4, w[None], ones[None])[0]
+        got_txt = _k_occurrences(x, y, 4, w[None], ones[None])[0]
+        np.testing.assert_allclose(got_img, (ref["hubness_image"], ref["antihub_image"]), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_txt, (ref["hubness_text"], ref["antihub_text"]), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("with_index", [False, True])
+def test_hubness_unit_weights_are_hubness_from_on_the_subsample(with_index):
+    x, y, idx = _indexed_pairs(30, 40) if with_index else _unit_pairs(30)
+    w_img = resample_counts(x.shape[0], 2, 0)
+    _, point = _hubness_bootstrap(x, y, 10, w_img, w_img if idx is None else w_img[:, idx])
+    r = cross_pass(x, y, idx, k=10)
+    ref = _hubness_from(r.knn_t2i, r.knn_i2t, x.shape[0], y.shape[0])
+    for k in HUBNESS_KEYS:
+        np.testing.assert_allclose(point[k], ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(point[k], measure(x, y, image_index=idx)[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_ranked_lists_deepen_until_every_drawn_query_sees_k_copies():
+    x, y, _ = _unit_pairs(30)
+    first = top_k_pass(y, x, 30, exclude_self=False)
+    m = np.ones(30, np.int32)
+    m[first[0, :12]] = 0  # text 0's 12 nearest images (depth 4k = 12) are all undrawn
+    w = np.ones(30, np.int32)
+    assert _k_occurrence(first[:, :12], 3, w, m) is None and _k_occurrence(first[:, :24], 3, w, m) is not None
+    imgs = np.repeat(np.arange(30), m)
+    nbrs = top_k_pass(y, x[imgs], 3, exclude_self=False)  # every text queries the drawn images
+    counts = np.bincount(nbrs.ravel(), minlength=imgs.size)
+    skew = np.mean((counts - counts.mean()) ** 3) / counts.std() ** 3
+    got = _k_occurrences(y, x, 3, np.vstack([np.ones(30, np.int32), w]), np.vstack([np.ones(30, np.int32), m]))
+    np.testing.assert_allclose(got[1], (skew, np.mean(counts == 0)), rtol=1e-10)
+
+
+def test_measure_ci_covers_structure_and_hubness_around_the_value():
+    x, y = _pairs(120, d=16, seed=2)
+    r = measure(x, y, ci=50)
+    for k in RECENTRED_KEYS:
+        lo, hi = r["ci95"][k]
+        assert lo <= r[k] <= hi, (k, lo, r[k], hi)
+    assert set(r["ci"]["recentred"]) == set(RECENTRED_KEYS) and set(RECENTRED_KEYS) <= set(r["ci"]["subsample_keys"])
+    # a resample's copies make it a smaller, more anisotropic sample: its spectrum is less flat
+    assert r["ci"]["recentred"]["erank_image"] < 0 and r["ci"]["recentred"]["erank_text"] < 0
+    fast = bootstrap_measure(x, y, None, r, resamples=50, structure=False)["ci95"]
+    assert not set(STRUCTURE_KEYS) & set(fast) and set(HUBNESS_KEYS) <= set(fast)
+    assert fast["hubness_image"] == r["ci95"]["hubness_image"]
+
+
+def test_structure_and_antihub_intervals_narrow_with_n():
+    # not the skewness of N_k: here it grows with N (hubs emerge), and its noise with it
+    keys = (*STRUCTURE_KEYS, "antihub_image", "antihub_text")
+
+    def widths(n):
+        x, y = _pairs(n, d=8, seed=3)
+        r = measure(x, y, ci=40, ci_max_pairs=n)
+        return {k: np.subtract(*r["ci95"][k][::-1]) for k in keys}
+
+    small, large = widths(80), widths(500)
+    for k in keys:
+        assert 0 < large[k] < small[k], (k, small[k], large[k])
+
+
+def test_recentred_interval_under_a_capped_subsample_sits_on_the_full_value():
+    x, y = _pairs(90, d=8)
+    v = measure(x, y)
+    kw = {"resamples": 30, "max_pairs": 40}
+    a = bootstrap_measure(x, y, None, v, **kw)
+    b = bootstrap_measure(x, y, None, {k: v[k] + 1 for k in RECENTRED_KEYS}, **kw)
+    assert a["ci"]["shifted"] and a["ci"]["recentred"] == b["ci"]["recentred"]
+    for k in RECENTRED_KEYS:
+        np.testing.assert_allclose(np.subtract(b["ci95"][k], a["ci95"][k]), [1.0, 1.0], err_msg=k)
+        assert a["ci95"][k][0] <= v[k] <= a["ci95"][k][1], k
+
+
+def test_image_index_structure_and_hubness_intervals():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)) + 1
+    idx = np.repeat(np.arange(40), 3)
+    y = x[idx] + rng.normal(size=(120, 6)) - 1
+    r = measure(x, y, image_index=idx, ci=30)
+    for k in RECENTRED_KEYS:
+        lo, hi = r["ci95"][k]
+        assert lo <= r[k] <= hi, (k, lo, r[k], hi)

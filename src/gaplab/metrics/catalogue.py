@@ -227,7 +227,7 @@ RESULT_KEYS: dict[str, str] = {
     "seed": "seed of the split, the subsamples and the resamples",
     "chance": "chance level of each metric that has one (key → value)",
     "ci95": "95% bootstrap interval of each scalar metric covered (key → [lo, hi]); with ci= only",
-    "ci": "how ci95 was formed: method, resamples, seed, resampling unit, subsample",
+    "ci": "how ci95 was formed: method, resamples, seed, resampling unit, subsample, the re-centring of the structure and hubness keys",
     "null": "permutation nulls (mutual_knn, linear_separability): mean, 95% range, p-value; with ci= only",
     "warnings": "diagnostics: collapsed modality, duplicate rows, wild norms, float16, small N",
     "reading": "plain-English sentences: what the numbers say and what to try",

@@ -7,8 +7,9 @@ Three pieces, all seeded (same seed, same numbers):
   A resample is a vector of counts ``w`` (``np.bincount`` of the drawn indices), so a
   resample of the O(N·d) metrics is a weighted sum of the per-row sufficient statistics of
   :class:`~gaplab.metrics.PairStats` — exactly what the metrics give on the resampled rows,
-  at O(N·d) per resample without copying them. The O(N²) and fitted metrics use per-query
-  contributions on a seeded, capped subsample.
+  at O(N·d) per resample without copying them. The O(N²), O(N·d²) and fitted metrics are
+  resampled on a seeded, capped subsample: per-query contributions, weighted d×d moments
+  (CKA, Procrustes, Fréchet, effective rank) and weighted k-occurrence counts (hubness).
 * :func:`permutation_test`: a permutation p-value and null range for any paired statistic
   (the pairing of ``b`` is shuffled), e.g. a Kendall-τ between two orderings.
 * :func:`chance_levels`: the analytic chance level of each metric that has one.
@@ -27,11 +28,14 @@ import numpy as np
 
 from .._errors import InputError
 from .._split import seeded_split
+from .._threads import blas_threads
 from .._validation import normalize_rows, to_numpy
 from .functional._onepass import mean_row_entropy, top_k_pass
 from .functional._stats import PairStats
+from .functional.knn import _k_occurrence_stats
 from .functional.retrieval import _retrieval_ranks
 from .functional.separability import _modality_split
+from .functional.structure import SecondMoments
 
 __all__ = [
     "bootstrap_measure", "permutation_test", "chance_levels", "resample_counts", "percentile_interval",
@@ -49,6 +53,14 @@ RECALL_KS = (1, 5, 10)
 #: the O(N·d) keys, exact over all pairs in every resample
 EXACT_KEYS = ("l2m", "l2i", "rmg", "mean_cos_image", "mean_cos_text", "mean_cos_paired", "mean_cos_cross",
               "alignment", "residual_gap")
+#: the d×d second-moment keys (:class:`~gaplab.metrics.functional.structure.SecondMoments`), resampled
+#: on the subsample; their intervals are re-centred on the value (see :func:`bootstrap_measure`)
+STRUCTURE_KEYS = ("cka", "cka_debiased", "procrustes_distance", "frechet_distance", "frechet_distance_centered",
+                  "erank_image", "erank_text")
+#: the k-occurrence keys (:func:`~gaplab.metrics.hubness`), resampled on the subsample and re-centred
+HUBNESS_KEYS = ("hubness_image", "antihub_image", "hubness_text", "antihub_text")
+#: keys whose percentile interval is moved so that the resamples' median sits on the value
+RECENTRED_KEYS = STRUCTURE_KEYS + HUBNESS_KEYS
 _ROW_BLOCK = 4096
 
 
@@ -169,6 +181,173 @@ def _neighbour_overlap(nx: np.ndarray, ny: np.ndarray) -> np.ndarray:
     return (nx[:, :, None] == ny[:, None, :]).any(axis=2).sum(axis=1)
 
 
+class _WeightedMoments:
+    """The :class:`SecondMoments` of a resample of normalised rows, from its counts.
+
+    Image i counted ``wi[i]`` times and caption k ``wc[k]`` times (with ``sidx``: caption k
+    of image ``sidx[k]``, ``wc = wi[sidx]``): Σ w x̂x̂ᵀ, Σ w ŷŷᵀ, Σ w x̂_π ŷᵀ and the weighted
+    sums in float64 — what ``SecondMoments().update`` gives on the resampled rows with their
+    duplicates, to rounding, at O(n·d²) over the rows drawn (√w-scaled, so Σ w x̂x̂ᵀ is a
+    symmetric rank-k product).
+
+    With fewer rows than dimensions (n_x + n_y < d) the rows are first written in an
+    orthonormal basis Q of their span (x̂ ↦ Qᵀx̂, d × (n_x + n_y) from a QR): an isometry, so
+    every inner product, norm, Frobenius and nuclear norm and every nonzero eigenvalue of
+    the moments is unchanged (the rest are zeros, which the formulas clip, drop or take the
+    root of), and a resample's decompositions cost O((n_x + n_y)³) instead of O(d³). The
+    values then differ from the d-dimensional ones by what d dimensions make of the extra
+    zero eigenvalues (±1e-16, roots 1e-8): up to ~1e-6 relative for the effective rank at
+    n ≪ d, the projected values being the closer to the rows' own singular values.
+    """
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray, sidx: np.ndarray | None) -> None:
+        if xs.shape[0] + ys.shape[0] < xs.shape[1]:
+            basis = np.linalg.qr(np.vstack([xs, ys]).T)[0]
+            xs, ys = xs @ basis, ys @ basis
+        self.xs, self.ys, self.sidx = xs, ys, sidx
+        if sidx is not None:  # per image: its caption count and the sum of its captions
+            self.n_caps = np.bincount(sidx, minlength=xs.shape[0]).astype(np.float64)
+            order = np.argsort(sidx, kind="stable")
+            self.cap_sum = np.zeros_like(xs)
+            has = self.n_caps > 0
+            starts = np.searchsorted(sidx[order], np.flatnonzero(has))
+            self.cap_sum[has] = np.add.reduceat(ys[order], starts, axis=0)
+
+    @staticmethod
+    def _scaled(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows drawn, their counts (float64) and those rows scaled by √count."""
+        rows = np.flatnonzero(w)
+        wr = w[rows].astype(np.float64)
+        return rows, wr, np.sqrt(wr)[:, None] * a[rows]
+
+    def __call__(self, wi: np.ndarray, wc: np.ndarray) -> SecondMoments:
+        xs, ys, d = self.xs, self.ys, self.xs.shape[1]
+        ri, wri, zx = self._scaled(xs, wi)
+        xx, sum_x, n_x = zx.T @ zx, wri @ xs[ri], int(wi.sum())
+        if self.sidx is None:  # the pairs are the images
+            _, _, zy = self._scaled(ys, wi)
+            return SecondMoments(dim=d, n_x=n_x, n_y=n_x, n_pairs=n_x, sum_x=sum_x, sum_y=wri @ ys[ri], sum_p=sum_x,
+                                 xx=xx, yy=zy.T @ zy, pp=xx, py=zx.T @ zy)
+        rc, wrc, zy = self._scaled(ys, wc)
+        # pairs (x̂_π(k), ŷ_k) with weight wc_k: image i once per caption per draw
+        rp, wrp, zp = self._scaled(xs, wi * self.n_caps)
+        # Σ_k wc_k x̂_π(k) ŷ_kᵀ = Σ_i wi_i x̂_i (Σ_{k of i} ŷ_k)ᵀ
+        py = (wri[:, None] * xs[ri]).T @ self.cap_sum[ri]
+        n_y = int(wc.sum())
+        return SecondMoments(dim=d, n_x=n_x, n_y=n_y, n_pairs=n_y, sum_x=sum_x, sum_y=wrc @ ys[rc],
+                             sum_p=wrp @ xs[rp], xx=xx, yy=zy.T @ zy, pp=zp.T @ zp, py=py)
+
+
+def _structure_values(m: SecondMoments) -> dict[str, float]:
+    """:data:`STRUCTURE_KEYS` of one set of moments, by :class:`SecondMoments`' own methods.
+
+    As ``pairwise_metrics`` reports them, except that ``frechet_distance`` is
+    :meth:`SecondMoments.frechet`'s sum ‖μx − μy‖² + ``frechet_centered`` with the centred part
+    computed once, not twice (the same floats).
+    """
+    fc = m.frechet_centered()
+    mx, my, _, _ = m._covariances()
+    return {"cka": m.cka(), "cka_debiased": m.cka_debiased() if m.n_pairs >= 4 else float("nan"),
+            "procrustes_distance": m.procrustes_distance(), "frechet_distance": float(np.sum((mx - my) ** 2)) + fc,
+            "frechet_distance_centered": fc, "erank_image": m.effective_rank("x"), "erank_text": m.effective_rank("y")}
+
+
+def _structure_bootstrap(xs: np.ndarray, ys: np.ndarray, sidx: np.ndarray | None, w_img: np.ndarray,
+                         w_cap: np.ndarray, workers: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The (B,) :data:`STRUCTURE_KEYS` of each resample (rows of ``w_img`` / ``w_cap``), and the unit-weight values.
+
+    Each resample costs O(n·d²) for its moments and O(d³) for its decompositions (an SVD,
+    an eigendecomposition and three eigenvalue problems of d × d). The resamples run on
+    ``workers`` threads (default: the BLAS threads allowed), each with one BLAS thread, so
+    the values do not depend on the number of threads (and a busy machine's spinning BLAS
+    threads cannot slow the small decompositions down).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    moments = _WeightedMoments(xs, ys, sidx)
+    jobs = [*zip(w_img, w_cap, strict=True), (np.ones(xs.shape[0], np.int32), np.ones(ys.shape[0], np.int32))]
+    workers = min(len(jobs), blas_threads() if workers is None else workers)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers > 1:
+            with ThreadPoolExecutor(workers, "gaplab-ci") as pool:
+                rows = list(pool.map(lambda job: _structure_values(moments(*job)), jobs))
+        else:
+            rows = [_structure_values(moments(*job)) for job in jobs]
+    return {k: np.array([r[k] for r in rows[:-1]]) for k in STRUCTURE_KEYS}, rows[-1]
+
+
+def _k_occurrence(ranked: np.ndarray, k: int, wq: np.ndarray, mg: np.ndarray) -> tuple[float, float] | None:
+    """(skewness, anti-hub share) of N_k on one resample: query q drawn ``wq[q]`` times, gallery row j ``mg[j]``.
+
+    The resampled gallery holds ``mg[j]`` copies of row j (adjacent, so ties go to the first
+    copy); query q's top k walks its ``ranked`` row (most similar first) taking every copy of
+    each row until k are taken; copy t of row j is counted by the queries that took at least
+    t of its copies, each ``wq[q]`` times; N_k runs over all Σ mg copies. ``mg`` all ones: the
+    gallery held fixed. NaN for a resample whose gallery holds fewer than k rows; None when
+    ``ranked`` is too shallow for some drawn query (fewer than k copies in its row).
+    """
+    n_g = mg.size
+    if mg.sum() < k:
+        return float("nan"), float("nan")
+    drawn = wq > 0
+    r, w = ranked[drawn], wq[drawn].astype(np.float64)
+    mult = mg[r]
+    before = np.cumsum(mult, axis=1) - mult
+    if ranked.shape[1] < n_g and (before[:, -1] + mult[:, -1] < k).any():
+        return None
+    taken = np.clip(k - before, 0, mult)  # copies of r[q, p] in q's top k
+    sel = taken > 0
+    rows, copies, weight = r[sel], taken[sel], np.broadcast_to(w[:, None], taken.shape)[sel]
+    each = np.repeat(np.arange(rows.size), copies)  # one entry per copy taken
+    t = np.arange(each.size) - np.repeat(np.cumsum(copies) - copies, copies)  # which copy: 0, 1, …
+    depth = max(int(mg.max()), 1)
+    counts = np.bincount(rows[each] * depth + t, weights=weight[each], minlength=n_g * depth).reshape(n_g, depth)
+    return _k_occurrence_stats(counts[np.arange(depth)[None, :] < mg[:, None]])
+
+
+def _k_occurrences(queries: np.ndarray, gallery: np.ndarray, k: int, w_query: np.ndarray, m_gallery: np.ndarray
+                   ) -> np.ndarray:
+    """(B, 2) :func:`_k_occurrence` of each resample (rows of ``w_query`` and ``m_gallery``).
+
+    One ranked list per query for all resamples, 4k deep to start with; should a drawn query
+    of some resample find fewer than k copies in it, the lists are taken again twice as deep
+    (the whole gallery at most).
+    """
+    n_g = gallery.shape[0]
+    depth = min(n_g, 4 * k)
+    while True:
+        ranked = top_k_pass(queries, gallery, depth, exclude_self=False)
+        out = []
+        for wq, mg in zip(w_query, m_gallery, strict=True):
+            stats = _k_occurrence(ranked, k, wq, mg)
+            if stats is None:
+                break
+            out.append(stats)
+        else:
+            return np.array(out, dtype=np.float64).reshape(-1, 2)
+        depth = min(n_g, 2 * depth)
+
+
+def _hubness_bootstrap(xs: np.ndarray, ys: np.ndarray, k: int, w_img: np.ndarray, w_cap: np.ndarray
+                       ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The (B,) :data:`HUBNESS_KEYS` of each resample, and the unit-weight values.
+
+    The resampled pairs are query *and* gallery: ``hubness_image``: texts (``w_cap``) query
+    the images (``w_img`` copies each); ``hubness_text``: images query the texts. Unit
+    weights give ``_hubness_from``'s values.
+    """
+    boots: dict[str, np.ndarray] = {}
+    point: dict[str, float] = {}
+    for side, q, g, wq, mg in (("image", ys, xs, w_cap, w_img), ("text", xs, ys, w_img, w_cap)):
+        stats = _k_occurrences(q, g, k, np.vstack([wq, np.ones((1, q.shape[0]), wq.dtype)]),
+                               np.vstack([mg, np.ones((1, g.shape[0]), mg.dtype)]))
+        boots[f"hubness_{side}"], boots[f"antihub_{side}"] = stats[:-1, 0], stats[:-1, 1]
+        point[f"hubness_{side}"], point[f"antihub_{side}"] = float(stats[-1, 0]), float(stats[-1, 1])
+    return boots, point
+
+
 def _subsample(n_images: int, idx: np.ndarray | None, max_pairs: int, seed: int
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Seeded images kept (sorted), their captions' remapped image index, and those captions."""
@@ -193,6 +372,7 @@ def bootstrap_measure(
     temperature: float = 0.01,
     knn_k: int = 10,
     pairwise: bool = True,
+    structure: bool = True,
 ) -> dict[str, Any]:
     r"""Bootstrap intervals and permutation nulls of the scalar metrics in ``values`` (a ``measure`` dict).
 
@@ -211,8 +391,45 @@ def bootstrap_measure(
       dropped, and a key with fewer than half its resamples left gets no interval). When the subsample is smaller than the
       data, the interval is shifted by (full value − subsample value): its width is that of
       ``max_pairs`` pairs, wider (conservative) than the full data's.
-    * Not covered (no key in ``ci95``): CKA, Procrustes, Fréchet, effective rank (O(N·d²) per
-      resample), hubness and the dimension-gap keys.
+    * Structure (:data:`STRUCTURE_KEYS`: ``cka``, ``cka_debiased``, ``procrustes_distance``,
+      ``frechet_distance``, ``frechet_distance_centered``, ``erank_image``, ``erank_text``), on
+      the same subsample and resamples: :class:`~gaplab.metrics.functional.structure.SecondMoments`'
+      own formulas on the weighted float64 moments Σ w x̂x̂ᵀ, Σ w ŷŷᵀ, Σ w x̂_π ŷᵀ and sums
+      (with ``idx``: images once per draw, pairs once per caption per draw) — exactly the
+      metric on the resampled rows with their duplicates. That holds for ``cka_debiased`` too
+      (its moment form is the estimator on unit rows, duplicates included); a duplicate is a
+      pair of rows with K = L = 1 off the diagonal, which re-introduces the bias that
+      estimator removes, and the re-centring below takes care of it as for the others.
+      O(n·d² + d³) per resample (an SVD and four d×d symmetric eigenproblems; with fewer
+      subsample rows than dimensions, the rows are written in an orthonormal basis of their
+      span first, an isometry, and d becomes n_x + n_y), the resamples spread over the
+      threads BLAS may use; ``structure=False`` skips them.
+    * Hubness (:data:`HUBNESS_KEYS`): the resampled pairs are the queries *and* the gallery —
+      a text drawn w times queries w times, an image drawn m times is m tied copies in the
+      gallery (its first copy first), and N_k runs over the copies, as :func:`~gaplab.metrics.hubness`
+      does on the resampled rows. Each query's ranked list is computed once (deep enough for k
+      copies in every resample), so a resample costs O(n·k). Holding the gallery fixed and
+      resampling only the queries (as R@K does) misses the gallery's part of the noise (at
+      N = 2000, d = 64 its spread was half the spread over fresh samples; the pairs' 0.8–1.3×)
+      and makes a row with N_k = 1 an anti-hub whenever its one query is not drawn (there the
+      resamples' anti-hub share was 3.5× the value).
+    * Re-centred (:data:`RECENTRED_KEYS`, the two groups above): these are functionals of the
+      whole sample, biased at finite n (a d×d spectrum spreads by ~d/n), and a resample —
+      about a third of whose rows are copies — is more biased still: at N = 2000, d = 512 the
+      resamples' median sat 10–30 bootstrap SDs from the value for Procrustes, Fréchet and
+      effective rank (≈ 3 for hubness), so the plain percentile interval missed the value
+      altogether. Their interval is the percentile interval moved so that the resamples'
+      median sits on the value, :math:`[\theta^*_{(2.5)}, \theta^*_{(97.5)}] + \hat\theta -
+      \operatorname{median}\theta^*`: the sampling noise of the metric at this N around the
+      value, not a bias-corrected interval for a population value. ``ci["recentred"]`` gives
+      each move, median θ* − θ̂ on the subsample (the bootstrap's estimate of the bias). In
+      simulations (N = 2000, d = 64 and 512) its spread was 0.8–1.4× the spread over fresh
+      samples (``frechet_distance_centered``: 2–6×, conservative); for hubness with strong
+      hubs (d = 8, N = 900) only 0.55–0.75×, the skewness of a heavy-tailed N_k being hard to
+      bootstrap.
+    * Not covered (no key in ``ci95``): the dimension-gap keys ``top_dims_share`` and
+      ``best_pair_accuracy`` (a resample would re-select the dimensions and refit the probe),
+      the constant ``mutual_knn_chance``, and the structure keys with ``structure=False``.
 
     Nulls (``"null"``): mutual kNN under a random re-pairing of the texts (neighbour lists
     relabelled, so each permutation is O(N·k²)); linear separability under a random permutation
@@ -241,24 +458,30 @@ def bootstrap_measure(
         w_img = resample_counts(keep.size, resamples, seed + 1)
         w_cap = w_img if sidx is None else w_img[:, sidx]
         sub_boots, sub_point, null = _subsample_bootstrap(
-            xs, ys, sidx, w_img, w_cap, temperature=temperature, knn_k=knn_k, seed=seed, resamples=resamples)
+            xs, ys, sidx, w_img, w_cap, temperature=temperature, knn_k=knn_k, seed=seed, resamples=resamples,
+            structure=structure)
         shifted = keep.size < n_img
+        recentred: dict[str, float] = {}
         for k, v in sub_boots.items():
             v = v[np.isfinite(v)]  # a resample that drew no test image has no separability
-            if k not in values or v.size < resamples / 2:
+            if k not in values or v.size < resamples / 2 or not math.isfinite(sub_point[k]):
                 continue
             lo, hi = percentile_interval(v)
             shift = float(values[k]) - sub_point[k] if shifted else 0.0
+            if k in RECENTRED_KEYS:  # the resamples' median moved onto the value
+                recentred[k] = float(np.median(v)) - sub_point[k]
+                shift = float(values[k]) - float(np.median(v))
             ci95[k] = [float(lo) + shift, float(hi) + shift]
         info["subsample_pairs"] = int(caps.size)
         info["subsample_keys"] = [k for k in sub_boots if k in values and k in ci95]
         info["shifted"] = shifted
+        info["recentred"] = {k: recentred[k] for k in values if k in recentred}
     return {"ci95": {k: ci95[k] for k in values if k in ci95}, "ci": info, "null": null}
 
 
 def _subsample_bootstrap(
     xs: np.ndarray, ys: np.ndarray, sidx: np.ndarray | None, w_img: np.ndarray, w_cap: np.ndarray, *,
-    temperature: float, knn_k: int, seed: int, resamples: int,
+    temperature: float, knn_k: int, seed: int, resamples: int, structure: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, Any]]:
     """Resampled values, point values (unit weights) and nulls of the subsample metrics."""
     ones_img, ones_cap = np.ones((1, xs.shape[0]), np.int32), np.ones((1, ys.shape[0]), np.int32)
@@ -282,6 +505,14 @@ def _subsample_bootstrap(
         hit_i, hit_t = (i2t < kk).astype(np.float64), (t2i < kk).astype(np.float64)
         add(f"i2t_r{kk}", lambda wi, wc, h=hit_i: _weighted_mean(h, wi[:, has_caption]))  # type: ignore[misc]
         add(f"t2i_r{kk}", lambda wi, wc, h=hit_t: _weighted_mean(h, wc))  # type: ignore[misc]
+    if min(xs.shape[0], ys.shape[0]) >= knn_k:  # as pairwise_metrics: k candidates each way
+        hub_boots, hub_point = _hubness_bootstrap(xs, ys, knn_k, w_img, w_cap)
+        boots.update(hub_boots)
+        point.update(hub_point)
+    if structure:
+        structure_boots, structure_point = _structure_bootstrap(xs, ys, sidx, w_img, w_cap)
+        boots.update(structure_boots)
+        point.update(structure_point)
     null: dict[str, Any] = {}
     n = xs.shape[0]
     rng = np.random.default_rng([seed, 2])

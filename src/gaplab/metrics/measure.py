@@ -60,8 +60,9 @@ def measure(
       permuted). The O(N·d) metrics are resampled exactly over all pairs (weighted sufficient
       statistics, O(N·d) per resample); the O(N²) and fitted ones on a seeded subsample of at
       most ``ci_max_pairs`` pairs (images), shifted to the full value when that is smaller
-      than the data (see :func:`~gaplab.metrics.bootstrap_measure`). ``ci=None`` (default)
-      costs nothing.
+      than the data; the structure and hubness keys' intervals are moved onto the value
+      (``ci["recentred"]``), the dimension-gap keys get none (see
+      :func:`~gaplab.metrics.bootstrap_measure`). ``ci=None`` (default) costs nothing.
 
     Examples
     --------

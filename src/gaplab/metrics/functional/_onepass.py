@@ -300,10 +300,9 @@ def _overlap_blas() -> int:
     0 (no overlap) when BLAS runs one thread: the caller, or :func:`gaplab._threads.limit_threads`,
     asked for one core, and gets one.
     """
-    from threadpoolctl import threadpool_info
+    from ..._threads import blas_threads
 
-    counts = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
-    most = max(counts, default=1)
+    most = blas_threads()
     return most - 1 if most > 1 else 0
 
 
