@@ -61,6 +61,14 @@ STRUCTURE_KEYS = ("cka", "cka_debiased", "procrustes_distance", "frechet_distanc
 HUBNESS_KEYS = ("hubness_image", "antihub_image", "hubness_text", "antihub_text")
 #: keys whose percentile interval is moved so that the resamples' median sits on the value
 RECENTRED_KEYS = STRUCTURE_KEYS + HUBNESS_KEYS
+#: the range a moved (shifted or re-centred) subsample interval is clipped to, as it could
+#: leave it (e.g. a share below 0); keys not listed are unbounded (cka_debiased, hubness, entropies)
+KEY_RANGES: dict[str, tuple[float, float]] = {
+    **{f"{side}_r{k}": (0.0, 1.0) for side in ("i2t", "t2i") for k in RECALL_KS},
+    "linear_separability": (0.0, 1.0), "mutual_knn": (0.0, 1.0), "cka": (0.0, 1.0), "procrustes_distance": (0.0, math.sqrt(2.0)), "frechet_distance": (0.0, math.inf),
+    "frechet_distance_centered": (0.0, math.inf), "erank_image": (1.0, math.inf), "erank_text": (1.0, math.inf),
+    "antihub_image": (0.0, 1.0), "antihub_text": (0.0, 1.0),
+}
 _ROW_BLOCK = 4096
 
 
@@ -471,7 +479,8 @@ def bootstrap_measure(
             if k in RECENTRED_KEYS:  # the resamples' median moved onto the value
                 recentred[k] = float(np.median(v)) - sub_point[k]
                 shift = float(values[k]) - float(np.median(v))
-            ci95[k] = [float(lo) + shift, float(hi) + shift]
+            lo_k, hi_k = KEY_RANGES.get(k, (-math.inf, math.inf))
+            ci95[k] = [min(max(float(lo) + shift, lo_k), hi_k), min(max(float(hi) + shift, lo_k), hi_k)]
         info["subsample_pairs"] = int(caps.size)
         info["subsample_keys"] = [k for k in sub_boots if k in values and k in ci95]
         info["shifted"] = shifted
