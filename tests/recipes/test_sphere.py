@@ -25,10 +25,11 @@ def _key(loss, init, tau=0.07, seed=0):
 def test_outputs_written(run):
     data = json.loads((run.out / "run.json").read_text())
     assert data["kind"] == "recipe" and data["name"] == "sphere" and data["config"]["quick"] is True
-    for f in ("sphere_snapshots.png", "sphere_inits.png", "sphere_distance.png", "sphere_temperature.png"):
+    for f in ("sphere_snapshots.png", "sphere_inits.png", "sphere_distance.png", "sphere_temperature.png",
+              "sphere_tension.png"):
         assert (run.out / f).stat().st_size > 10_000
         assert f in data["figures"]
-    assert len(data["claims"]) == 7
+    assert len(data["claims"]) == 8
     check_record(data)
     assert run.measured["steps"] == 100_000 and run.measured["record_steps"][-1] == 100_000
 

@@ -37,16 +37,42 @@ Readings taken where the paper is vague (each is a parameter):
   sphere's value log((1 − e⁻⁸)/8) ≈ −2.079.
 * "far sooner" = at least 10× fewer steps; "~10k" = at most 2 × 10k steps; "converges faster"
   = closes the gap in fewer steps (if only one run closes within the budget, that one).
+* **eq. 2's two terms.** At every recorded step of every run (SimCLR and SLIP runs too, as a
+  diagnostic of where they stand in CLIP's terms) we record ``loss_alignment`` =
+  −E[xᵀy/τ] and ``loss_uniformity`` = E[½ log Σᵢ exp(xᵀy'ᵢ/τ) + ½ log Σᵢ exp(x'ᵢᵀy/τ)]
+  (:func:`eq2_terms`) and their sum ``loss_clip``, at the run's τ. *Our reading*: the paper's
+  E is over the data, so we evaluate the population loss on **all** N = 1,000 pairs (the full
+  N × N logits, float64, log-sum-exp with a shift), not on training batches of 10; the sum is
+  then the full-batch symmetric InfoNCE (:func:`gaplab.train.losses.clip_loss` on all pairs).
+* **the tension (Fig. 1, stage 2 → 3).** "In the gap phase the state trades alignment for
+  uniformity" is read as: for CLIP from the polar init, per seed, take the recorded two-rings
+  step nearest (in log) to the geometric middle √(first · last) of the two-rings steps and
+  the final recorded step; ΔU = L_uniformity(final) − L_uniformity(middle), ΔA =
+  L_alignment(final) − L_alignment(middle); the effect is min(ΔU, −ΔA), positive exactly when
+  uniformity rose *and* alignment fell (it equals ΔU whenever the full-batch loss fell,
+  ΔA + ΔU < 0); held when its 95 % interval over seeds lies above 0. A seed with no two-rings
+  step, or not closed (L2I ≥ ``close_threshold``) at the final step, has no value, and the
+  claim is ``inconclusive`` (so at ``--quick``, where CLIP-polar never closes). This is not
+  true by construction: the alignment half nearly follows from the premise (a closed state
+  has xᵀy ≈ 1, separated rings do not), but the uniformity half can fail. L_uniformity
+  is bounded below by −L_alignment (each log-sum includes its own pair), so closing the gap
+  pushes it up, but it also carries the crowding of the *other* texts near each image: on
+  two rings 1,000 points share a 1-D curve, so every image has many near texts at the
+  same longitude; spreading them over the whole sphere in stage 3 removes that crowding,
+  and L_uniformity can fall on the way to uniformity (then ΔU < 0: not held).
 
 Recorded steps are log-spaced (``n_curve`` points) plus the snapshot steps. Scale: the default
-is the paper's (9 runs × 2.5M steps, plus the τ sweep: ~1 min on 2 idle cores). ``--quick``
+is the paper's (9 runs × 2.5M steps per seed, plus the τ sweep; 5 seeds: 1,536 s on 2 loaded cores). ``--quick``
 runs 100k steps and a two-value τ sweep; claims that need millions of steps then read "not
 reached within the budget".
 
 Outputs: ``sphere_snapshots.png`` (Fig. 2: CLIP vs SimCLR vs SLIP from the polar init, 30
 sampled pairs with lines, at the snapshot steps), ``sphere_inits.png`` (Fig. 3 left),
 ``sphere_distance.png`` (Fig. 3 right and Fig. 6: mean inter-modality distance against step,
-log x), ``sphere_temperature.png`` (Fig. 4), ``sphere_clip_polar.gif`` (full scale).
+log x), ``sphere_temperature.png`` (Fig. 4), ``sphere_tension.png`` (eq. 2 / Fig. 1: L_alignment,
+L_uniformity and their sum against step for CLIP from each init, first seed, with the two-rings
+steps shaded and the steps where the gap closes and uniformity is reached marked),
+``sphere_clip_polar.gif`` (full scale).
 """
 
 from __future__ import annotations
@@ -80,7 +106,37 @@ def _ring_stats(a: np.ndarray) -> tuple[float, np.ndarray]:
     return float(theta.std() / max(theta.mean(), 1e-12)), c
 
 
-def _state(x: np.ndarray, y: np.ndarray, sub: np.ndarray) -> dict[str, float]:
+def eq2_terms(x: np.ndarray, y: np.ndarray, temperature: float) -> tuple[float, float]:
+    """``(L_alignment, L_uniformity)`` of 001 eq. 2 over all N pairs (row i of ``x`` with row i of ``y``).
+
+    L_alignment = −(1/N) Σᵢ xᵢᵀyᵢ/τ and L_uniformity = (1/N) Σᵢ [½ log Σⱼ exp(xᵢᵀyⱼ/τ) +
+    ½ log Σⱼ exp(xⱼᵀyᵢ/τ)], from the full N × N logits in float64; their sum is the
+    full-batch symmetric InfoNCE. The rows are used as given (the sphere's points are unit).
+    The log-sum-exps share one shift (the largest logit), so one ``exp`` pass serves rows and
+    columns; if a row or column would underflow (on unit vectors only for τ ≲ 0.003) they are
+    recomputed with :func:`scipy.special.logsumexp`.
+
+    >>> a, u = eq2_terms(np.eye(2, 3), np.eye(2, 3), 1.0)
+    >>> round(a, 4), round(u, 4), round(a + u, 4)  # log(1 + e) - 1 = 0.3133
+    (-1.0, 1.3133, 0.3133)
+    """
+    xf, yf = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    logits = xf @ yf.T
+    logits /= float(temperature)
+    align = -float(np.mean(np.einsum("ij,ij->i", xf, yf))) / float(temperature)
+    m = float(logits.max())
+    e = np.exp(logits - m)
+    rows, cols = e.sum(axis=1), e.sum(axis=0)
+    if min(float(rows.min()), float(cols.min())) > 1e-290:  # no (sub)normal underflow
+        lse_r, lse_c = np.log(rows) + m, np.log(cols) + m
+    else:
+        from scipy.special import logsumexp
+
+        lse_r, lse_c = logsumexp(logits, axis=1), logsumexp(logits, axis=0)
+    return align, 0.5 * (float(lse_r.mean()) + float(lse_c.mean()))
+
+
+def _state(x: np.ndarray, y: np.ndarray, sub: np.ndarray, temperature: float) -> dict[str, float]:
     from ..metrics import l2i, l2m, uniformity
 
     cv_x, _ = _ring_stats(x)
@@ -89,9 +145,11 @@ def _state(x: np.ndarray, y: np.ndarray, sub: np.ndarray) -> dict[str, float]:
     g = gap / max(np.linalg.norm(gap), 1e-12)
     separated = bool((x @ g).min() > (y @ g).max())
     u = uniformity(np.vstack([x[sub], y[sub]]), t=2.0, normalize=False)
+    align, unif = eq2_terms(x, y, temperature)
     return {
         "l2i": l2i(x, y, normalize=False), "l2m": l2m(x, y, normalize=False),
         "ring_cv_x": cv_x, "ring_cv_y": cv_y, "separated": separated, "uniformity": u,
+        "loss_alignment": align, "loss_uniformity": unif, "loss_clip": align + unif,
     }
 
 
@@ -107,8 +165,44 @@ def _first(steps: list[int], flags: list[bool]) -> int | None:
     return None
 
 
+def _tension(record: list[int], flags: list[bool], curve: dict[str, list[Any]], thr: float) -> dict[str, Any]:
+    """Eq. 2's terms at the middle of the two-rings phase and at the final step of one run.
+
+    ``ring_middle``: the recorded step with two rings (step > 0) nearest in log to the
+    geometric middle √(first · last) of those steps (ties: the earlier); ``d_uniformity`` and
+    ``d_alignment``: final minus ring middle; ``effect`` = min(ΔU, −ΔA), NaN with a ``reason``
+    when the run shows no two rings or is not closed (L2I ≥ ``thr``) at the final step.
+    """
+    ring_steps = [i for i, (s, r) in enumerate(zip(record, flags, strict=True)) if r and s > 0]
+    out: dict[str, Any] = {"ring_first": None, "ring_last": None, "ring_middle": None,
+                           "closed_at_end": bool(curve["l2i"][-1] < thr), "d_uniformity": None,
+                           "d_alignment": None, "uniformity_ring_middle": None, "uniformity_final": None,
+                           "alignment_ring_middle": None, "alignment_final": None, "effect": float("nan"),
+                           "reason": ""}
+    if ring_steps:
+        first, last = record[ring_steps[0]], record[ring_steps[-1]]
+        mid = 0.5 * (math.log(first) + math.log(last))
+        i_mid = min(ring_steps, key=lambda i: (abs(math.log(record[i]) - mid), i))
+        out.update(ring_first=first, ring_last=last, ring_middle=record[i_mid])
+        du = float(curve["loss_uniformity"][-1] - curve["loss_uniformity"][i_mid])
+        da = float(curve["loss_alignment"][-1] - curve["loss_alignment"][i_mid])
+        out.update(d_uniformity=du, d_alignment=da,
+                   uniformity_ring_middle=curve["loss_uniformity"][i_mid],
+                   uniformity_final=curve["loss_uniformity"][-1],
+                   alignment_ring_middle=curve["loss_alignment"][i_mid],
+                   alignment_final=curve["loss_alignment"][-1])
+    if not ring_steps:
+        out["reason"] = "no two rings at any recorded step"
+    elif not out["closed_at_end"] or record[ring_steps[-1]] >= record[-1]:
+        out["reason"] = f"the gap is not closed at the final step ({record[-1]:,})"
+    else:
+        out["effect"] = min(out["d_uniformity"], -out["d_alignment"])
+    return out
+
+
 def _claims(ctx: RecipeContext, *, summary: dict[str, dict[str, Any]], ring_flags: dict[str, list[bool]],
-            record: list[int], steps: int, seeds: list[int], tau: float, temps: list[float]) -> None:
+            record: list[int], steps: int, seeds: list[int], tau: float, temps: list[float],
+            tension: dict[str, dict[str, Any]] | None = None) -> None:
     """State the sphere's claims from the per-run summary (times to close / to uniformity, rings)."""
     # ---- claims: per seed, then a 95 % Student-t interval over seeds ----------------------
     # Times are log10 steps; a run that never gets there within the budget is ranked last
@@ -221,6 +315,27 @@ def _claims(ctx: RecipeContext, *, summary: dict[str, dict[str, Any]], ring_flag
                   "closes is ranked last",
         per_seed=per_seed(tau_rho), null=0.5,
     )
+    if tension is None:
+        return
+    # ---- eq. 2 / Fig. 1: the gap phase trades alignment for uniformity (criterion fixed in advance:
+    # see the module docstring; effect min(dU, -dA) per seed, held if its interval is above 0)
+    ts = [tension[key("clip", "polar", tau, sd)] for sd in seeds]
+    missing = [f"seed {sd}: {t['reason']}" for sd, t in zip(seeds, ts, strict=True) if t["reason"]]
+    ctx.claim(
+        "CLIP (polar init): the gap phase trades alignment for uniformity (eq. 2): from the middle of the "
+        "two-rings phase to the final closed state L_alignment falls and L_uniformity rises",
+        "stage 2: L_alignment pulls the modalities together, L_uniformity pushes them apart; "
+        "stage 3 (closed, uniform) only after escaping (Fig. 1)",
+        {f: [t[f] for t in ts] for f in ("ring_first", "ring_last", "ring_middle", "closed_at_end",
+                                         "d_uniformity", "d_alignment")} | {"final_step": steps},
+        criterion="per seed: ring middle = the recorded two-rings step nearest in log to sqrt(first * last "
+                  "two-rings step); dU, dA = L_uniformity, L_alignment (eq. 2 on all pairs) at the final step "
+                  "minus at the ring middle; effect min(dU, -dA) (> 0 iff uniformity rose and alignment fell) "
+                  "above 0; a seed with no rings or not closed (L2I < close_threshold) at the final step: no "
+                  "value (inconclusive)",
+        per_seed=[t["effect"] for t in ts], null=0.0,
+        note="; ".join(missing),
+    )
 
 
 def _sphere_axes(ax: Any) -> None:
@@ -266,8 +381,11 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
 
     Returns the measured values for ``run.json``: the steps and their unit, the temperature,
     the recorded and snapshot steps, the seeds, the run grid (``runs``: loss, init, τ, seed),
-    per run the metric curves and the steps to close the gap and to reach uniformity
-    (``summary``), the uniformity of a uniform S² and the training time.
+    per run the metric curves (among them eq. 2's ``loss_alignment``, ``loss_uniformity`` and
+    their sum ``loss_clip`` on all pairs) and the steps to close the gap and to reach
+    uniformity (``summary``), per CLIP-polar seed the tension reading (``tension``: the
+    two-rings steps, the ring middle, the changes of the two terms to the final step), the
+    uniformity of a uniform S² and the training time.
     """
     from ..models import sphere_init
     from ..train.fast import train_free_embeddings_fast
@@ -312,7 +430,7 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
 
     curves: dict[str, dict[str, list[Any]]] = {}
     for i, (lo, it, t, sd) in enumerate(tqdm(runs, desc="sphere metrics", disable=not ctx.progress)):
-        rows = [_state(fr.snapshots[s][0][i], fr.snapshots[s][1][i], sub) for s in record]
+        rows = [_state(fr.snapshots[s][0][i], fr.snapshots[s][1][i], sub, t) for s in record]
         curves[key(lo, it, t, sd)] = {k: [r[k] for r in rows] for k in rows[0]}
 
     def k0(lo: str, it: str, t: float = tau) -> str:  # the first seed: figures
@@ -332,8 +450,9 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
     summary = {k: {"t_close": t_close(k), "t_uniform": t_uniform(k), "final_l2i": curves[k]["l2i"][-1]} for k in curves}
 
     ring_flags = {key("clip", "polar", tau, sd): rings(key("clip", "polar", tau, sd)) for sd in seeds}
+    tension = {k: _tension(record, f, curves[k], thr) for k, f in ring_flags.items()}
     _claims(ctx, summary=summary, ring_flags=ring_flags, record=record, steps=steps, seeds=seeds, tau=tau,
-            temps=temps)
+            temps=temps, tension=tension)
     sweep = sorted({tau, *temps})
 
     # ---- figures -------------------------------------------------------------------------
@@ -378,14 +497,56 @@ def sphere(ctx: RecipeContext) -> dict[str, Any]:
     ax.legend(fontsize=8)
     ctx.savefig(fig, "sphere_temperature")
 
+    _tension_figure(ctx, record, {it: curves[k0("clip", it)] for it in INITS},
+                    {it: rings(k0("clip", it)) for it in INITS}, {it: summary[k0("clip", it)] for it in INITS},
+                    tension[k0("clip", "polar")], tau)
+
     if want_gif:
         _gif(ctx, fr, runs.index(("clip", "polar", tau, seeds[0])), record, show)
 
     return {
         "steps": steps, "unit": unit, "temperature": tau, "record_steps": record, "snapshot_steps": snaps,
         "seeds": seeds, "runs": [list(r) for r in runs], "summary": summary, "curves": curves,
-        "uniformity_uniform_s2": UNIFORM_S2, "train_seconds": train_seconds,
+        "tension": tension, "uniformity_uniform_s2": UNIFORM_S2, "train_seconds": train_seconds,
     }
+
+
+def _tension_figure(ctx: RecipeContext, record: list[int], curves: dict[str, dict[str, list[Any]]],
+                    flags: dict[str, list[bool]], summary: dict[str, dict[str, Any]], polar: dict[str, Any],
+                    tau: float) -> None:
+    """``sphere_tension.png``: eq. 2's two terms and their sum against step, one column per init."""
+    import matplotlib.pyplot as plt
+
+    xs = np.maximum(np.asarray(record), 1)
+    rows = (("loss_alignment", "L_alignment = −E[xᵀy/τ]"), ("loss_uniformity", "L_uniformity (eq. 2)"),
+            ("loss_clip", "L_clip = sum (full batch)"))
+    fig, axes = plt.subplots(len(rows), len(INITS), figsize=(4.2 * len(INITS), 2.6 * len(rows)),
+                             sharex=True, sharey="row", squeeze=False)
+    for c, it in enumerate(INITS):
+        ring = [s for s, f in zip(record, flags[it], strict=True) if f and s > 0]
+        for r, (name, label) in enumerate(rows):
+            ax = axes[r, c]
+            ax.plot(xs, curves[it][name], color=_COLORS[it])
+            if ring:
+                ax.axvspan(ring[0], ring[-1], color="0.9", zorder=0,
+                           label=f"two rings ({ring[0]:,}–{ring[-1]:,})")
+            if summary[it]["t_close"] is not None:
+                ax.axvline(summary[it]["t_close"], color="k", ls="--", lw=0.8,
+                           label=f"gap closed ({summary[it]['t_close']:,})")
+            if summary[it]["t_uniform"] is not None:
+                ax.axvline(summary[it]["t_uniform"], color="k", ls=":", lw=0.9,
+                           label=f"uniform ({summary[it]['t_uniform']:,})")
+            if it == "polar" and polar["ring_middle"] is not None:
+                ax.axvline(polar["ring_middle"], color="tab:red", lw=0.8,
+                           label=f"ring middle ({polar['ring_middle']:,})")
+            ax.set(xscale="log", ylabel=label if c == 0 else "")
+            if r == 0:
+                ax.set_title(f"CLIP, {it} init")
+                if ax.get_legend_handles_labels()[0]:
+                    ax.legend(fontsize=7)
+        axes[-1, c].set_xlabel("step")
+    fig.suptitle(f"001 eq. 2 / Fig. 1: alignment vs uniformity on all pairs (τ = {tau:g}, first seed)")
+    ctx.savefig(fig, "sphere_tension")
 
 
 def _gif(ctx: RecipeContext, fr: Any, i: int, record: list[int], show: np.ndarray) -> None:
