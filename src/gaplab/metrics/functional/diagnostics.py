@@ -87,10 +87,18 @@ class CollapseWarning(UserWarning):
     """One modality's embeddings are (nearly) all the same vector."""
 
 
-def _unit_rows(a: Any, max_rows: int | None = None) -> np.ndarray | None:
-    """The finite, non-zero rows of a 2-D numeric ``a``, L2-normalised.
+#: rows per chunk of the unit-row summary (a float64 chunk of 2,048 × 512 stays in L2 cache)
+_CHUNK_ROWS = 2048
 
-    A seeded sample of ``max_rows`` of them is taken when there are more; returns ``None``
+
+def _unit_row_summary(a: Any, max_rows: int | None = None, tolerance: float = _TOLERANCE
+                      ) -> tuple[int, float, int] | None:
+    """(rows, mean cosine, distinct rows) of the finite, non-zero rows of a 2-D numeric ``a``.
+
+    Rows are L2-normalised (float64) a chunk at a time, so no normalised copy of ``a`` is
+    made: the mean cosine over pairs i ≠ j is (‖Σ ẑ‖² − n) / (n(n − 1)), and two rows are the
+    same when their projections on :data:`_N_PROJECTIONS` fixed random directions agree to
+    ``tolerance``. A seeded sample of ``max_rows`` rows is taken when there are more. ``None``
     if ``a`` is not 2-D numeric.
     """
     arr = to_numpy(a)
@@ -101,9 +109,21 @@ def _unit_rows(a: Any, max_rows: int | None = None) -> np.ndarray | None:
     if max_rows is not None and arr.shape[0] > max_rows:
         rows = np.sort(np.random.default_rng(0).choice(arr.shape[0], size=max_rows, replace=False))
         arr = arr[rows]
-    z = arr.astype(np.float64)
-    sq = np.einsum("ij,ij->i", z, z)
-    return normalize_rows(z[np.isfinite(sq) & (sq > 0)])
+    proj = np.random.default_rng(0).standard_normal((arr.shape[1], _N_PROJECTIONS))
+    proj /= np.linalg.norm(proj, axis=0, keepdims=True)
+    total, n, keys = np.zeros(arr.shape[1]), 0, []
+    for lo in range(0, arr.shape[0], _CHUNK_ROWS):
+        z = arr[lo : lo + _CHUNK_ROWS].astype(np.float64)
+        sq = np.einsum("ij,ij->i", z, z)
+        ok = np.isfinite(sq) & (sq > 0)
+        z = normalize_rows(z if ok.all() else z[ok])
+        n += z.shape[0]
+        total += z.sum(axis=0)
+        keys.append(np.round((z @ proj) / tolerance).astype(np.int64))
+    if n == 0:
+        return 0, float("nan"), 0
+    mean_cos = float((total @ total - n) / (n * (n - 1))) if n > 1 else float("nan")
+    return n, mean_cos, int(np.unique(np.concatenate(keys), axis=0).shape[0])
 
 
 def count_distinct_rows(a: Any, *, tolerance: float = _TOLERANCE) -> int:
@@ -118,26 +138,10 @@ def count_distinct_rows(a: Any, *, tolerance: float = _TOLERANCE) -> int:
     >>> count_distinct_rows([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
     2
     """
-    z = _unit_rows(a)
-    if z is None:
+    summary = _unit_row_summary(a, tolerance=tolerance)
+    if summary is None:
         raise InputError(f"count_distinct_rows: need a 2-D numeric array, got {to_numpy(a).shape}")
-    return _count_distinct(z, tolerance)
-
-
-def _count_distinct(z: np.ndarray, tolerance: float) -> int:
-    if z.shape[0] == 0:
-        return 0
-    proj = np.random.default_rng(0).standard_normal((z.shape[1], _N_PROJECTIONS))
-    proj /= np.linalg.norm(proj, axis=0, keepdims=True)
-    keys = np.round((z @ proj) / tolerance).astype(np.int64)
-    return int(np.unique(keys, axis=0).shape[0])
-
-
-def _mean_cosine(z: np.ndarray) -> float:
-    """Mean cosine over pairs i != j: (‖Σ ẑ‖² − N) / (N(N − 1))."""
-    n = z.shape[0]
-    s = z.sum(axis=0)
-    return float((s @ s - n) / (n * (n - 1)))
+    return summary[2]
 
 
 def collapsed_modality_warning(
@@ -194,15 +198,13 @@ def collapsed_modality_warning(
     >>> print(collapsed_modality_warning(np.ones((100, 8)), "text"))
     text embeddings are nearly all identical (1 distinct of 100 rows, mean cosine 1.000): the tokenizer may be empty or the captions identical
     """
-    z = _unit_rows(a, max_rows)
-    if z is None or z.shape[0] < 2:
+    summary = _unit_row_summary(a, max_rows)
+    if summary is None or summary[0] < 2:
         return None
-    n = z.shape[0]
+    n, mean_cos, distinct = summary
     total = int(to_numpy(a).shape[0])
     likely, inputs, legit = _CAUSES.get(name, _OTHER)
     likely = cause or likely
-    mean_cos = _mean_cosine(z)
-    distinct = _count_distinct(z, _TOLERANCE)
     of = f"{n:,} sampled rows (of {total:,})" if total > max_rows else f"{n:,} rows"
     cos = f"{mean_cos:.4f}" if COLLAPSE_MEAN_COSINE < mean_cos < 0.99995 else f"{mean_cos:.3f}"
     stats = f"{distinct:,} distinct of {of}, mean cosine {cos}"
