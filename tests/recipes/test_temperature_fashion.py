@@ -22,19 +22,8 @@ from gaplab import ConfigError  # noqa: E402
 from gaplab.recipes import _fashion, reproduce  # noqa: E402
 from gaplab.recipes.temperature import MONOTONE_RHO, TAUS  # noqa: E402
 from gaplab.runs import decide, t_interval  # noqa: E402
-from tests.helpers import write_fake_fashion  # noqa: E402
 
-TINY = dict(width=16, layers=1, heads=2, embed_dim=8, context_length=24, batch_size=10, epochs=2.0, lr=1e-3)
 FASHION = {"model": "gaplab-clip-fashion"}
-
-
-@pytest.fixture
-def tiny_fashion(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    (tmp_path / "fashion-mnist").mkdir()
-    folder = write_fake_fashion(tmp_path / "fashion-mnist")
-    monkeypatch.setattr(_fashion, "OVERRIDES", dict(TINY, data_path=str(folder)))
-    return folder
 
 
 def test_unknown_model_is_a_one_line_config_error(tmp_path):
