@@ -3,9 +3,13 @@ r"""One blockwise pass for the O(N²) metrics: every metric of a similarity bloc
 :func:`cross_pass` walks the float64 blocks ``X[lo:hi] @ Yᵀ`` once and takes from each block
 the logit entropy both ways, the retrieval ranks both ways and both hubness neighbour sets;
 :func:`self_pass` walks ``A[lo:hi] @ Aᵀ`` once for the uniformity (pairs j > i) and the k
-nearest neighbours of every row (for mutual kNN). Memory O(block × N); products are BLAS
-GEMMs, everything else vectorised numpy on reused buffers (a fresh 100 MB temporary per
-block costs more in page faults than the arithmetic).
+nearest neighbours of every row (for mutual kNN). Memory O(block × N) (two block buffers);
+products are BLAS GEMMs, everything else vectorised numpy on reused buffers (a fresh 100 MB
+temporary per block costs more in page faults than the arithmetic). With BLAS threads to
+spare, the product of the next block runs while one worker thread takes the elementwise work
+of this one (:func:`_run_blocks`): numpy's elementwise work is single-threaded, so on two
+cores the pass costs about one single-threaded GEMM instead of a two-threaded GEMM plus the
+elementwise work (``benchmarks/bench_metrics.py``).
 
 * **Row softmax** (image → text entropy): per row, shift by the row max, one ``exp``.
 * **Column softmax** (text → image): the same exponentials, reweighted by
