@@ -198,3 +198,35 @@ def finetune(run: Any, tau: float, steps: int, *, seed: int, device: str = "auto
     out["temperature"] = trainer.temperature_value()
     out["steps"] = int(steps)
     return out
+
+
+# -- runs with config fields of their own (``information-imbalance``) ---------------------------
+def load_run_with(seed: int, quick: bool, *, progress: bool = False, **config: Any) -> Any:
+    """:func:`load_run` with further config fields (e.g. ``min_attributes``), applied over :data:`OVERRIDES`."""
+    from ..train.fashion_clip import train_fashion_clip
+
+    return train_fashion_clip(seed, quick, progress=progress, **{**OVERRIDES, **config})
+
+
+def held_out_of(run: Any, *, device: str = "auto") -> Any:
+    """Held-out embeddings of a trained run (:func:`load_run_with`): those of :func:`held_out`, without a reload."""
+    from ..train.fashion_clip import _held_out
+
+    return _held_out(run.model, device)
+
+
+def image_attribute_bins() -> dict[str, np.ndarray]:
+    """:func:`attribute_bins` of the Fashion-MNIST folder of :data:`OVERRIDES` (any seed, any caption config).
+
+    The same values, read from the images alone: the captions (and so the caption config)
+    are not composed or loaded.
+    """
+    from ..data.fashion_captions import attribute_thresholds, measure_fashion_attributes
+    from ..data.fashion_mnist import load_fashion_mnist_pairs
+
+    raw = load_fashion_mnist_pairs(split="all", path=OVERRIDES.get("data_path"))
+    images = np.asarray(raw.images, dtype=np.float32)
+    meas = measure_fashion_attributes(images)
+    th = attribute_thresholds(meas)
+    n = int(sum(str(i).startswith("fashion-mnist/train/") for i in raw.ids))
+    return {k: np.searchsorted(np.asarray(th[k]), v[n:], side="right") for k, v in meas.items()}

@@ -58,6 +58,38 @@ text transformer (:mod:`gaplab.models.mad`), 6,000 training images, 10 epochs, l
 k ∈ {1, 3, 5}. Training goes through the engine (:class:`gaplab.train.Trainer`, see
 :mod:`gaplab.recipes._mad`); trained models are cached by config, so a rerun costs only the
 evaluation. ``--param image_encoder=vit`` trains the paper's kind of image tower.
+
+``--param model=gaplab-clip-fashion``: the from-scratch Fashion-MNIST CLIP
+(:mod:`gaplab.models.clip`) instead of MAD. The knob is the caption richness k, the number
+of measured attributes each caption mentions (:mod:`gaplab.data.fashion_captions`,
+``min_attributes = max_attributes = k``, of 9): one model per k ∈ {0, 1, 3, 5, 9} and seed,
+each the *quick* config (15,000 training images, 4 epochs, width 64) with every other field
+at its built-in default (τ fixed at 0.01); chosen before any run and not tuned. Trained
+once, then read from the user cache (:func:`gaplab.recipes._fashion.load_run_with`). The
+captions of a model's held-out pairs are composed with its own k, so the gap is measured
+between each test image and a caption drawn as in training, as on MAD. Measures per
+(k, seed) on the 10,000 held-out pairs: L2M, RMG, class zero-shot accuracy (prompt-ensembled
+class prompts), mean paired cosine, retrieval R@1 and linear separability (all from
+:func:`gaplab.train.fashion_clip.evaluate_fashion_clip`), and MOAD_img
+(``gaplab.metrics.moad_iclr`` on the held-out image embeddings, the class as the object and
+the nine measured tercile bins each image shows as the attributes,
+:func:`gaplab.recipes._fashion.image_attribute_bins`). Claims: those of the MAD version that
+these measures allow, with the same criteria — the premise (class zero-shot accuracy above
+chance 0.1 by :data:`LEARN_MARGIN` in every setting), L2M, RMG and MOAD_img falling with k
+(MOAD_img > 0 at k = 0 first), class zero-shot accuracy rising with k, and the share of the
+initial L2M (at step 0 of the k = 9 model) closed at k = 9. Not computed here: the
+per-sample MOAD, MOAD_txt, attribute zero-shot and ideal-words accuracy (they need
+attribute prompts the Fashion CLIP has no ensemble for). Seeds: ``seed`` … ``seed + seeds
+− 1`` (``seeds`` default 3, or a list). ``--quick``: seed ``seed`` alone and k ∈ {0, 9}
+(one seed: every claim inconclusive, by design). The MAD parameters (``attributes``,
+``epochs``, ``n_train``, ``image_encoder``) do not apply (setting one is an error).
+Two properties of the built-in setting bear on the reading: the text tower reads 32 tokens
+(``context_length``), and a k = 9 caption has ≈ 39 on average (97 % are cut, so the model
+sees ≈ 6–7 of the 9 attributes; k ≤ 5 captions fit, < 1 % cut); and the class zero-shot
+prompts are the built-in attribute-free ones ("a photo of a boot."), which resemble the
+k = 0 captions more than the rich ones (on MAD the recipe ensembles training-distribution
+captions instead). Each uncached model trains in ≈ 65 s on an idle core (minutes under
+load); composing the captions of a new k once costs another ≈ 1–2 minutes (cached on disk).
 """
 
 from __future__ import annotations
@@ -78,6 +110,16 @@ DIGIT_CHANCE = 0.1
 #: measures per (k, seed)
 KEYS = ("l2m", "rmg", "moad_img", "moad_txt", "moad", "zs_digit", "zs_attributes", "ideal_words",
         "l2m_full_captions")
+
+#: the model choices (``model`` parameter); the first is the default
+MODELS = ("mad-clip", "gaplab-clip-fashion")
+#: parameters of the MAD models only, with their defaults
+_MAD_PARAMS: dict[str, Any] = {"attributes": [1, 2, 3, 4, 5], "epochs": None, "n_train": None, "image_encoder": "cnn"}
+#: Fashion CLIP: the caption richness k (attributes per caption, min = max = k) at full scale
+#: and with ``--quick``; chance level of the class (10 classes); measures per (k, seed)
+FASHION_KS, FASHION_QUICK_KS = (0, 1, 3, 5, 9), (0, 9)
+CLASS_CHANCE = 0.1
+FASHION_KEYS = ("l2m", "rmg", "moad_img", "zero_shot", "mean_cos_paired", "i2t_r1", "t2i_r1", "linear_separability")
 
 
 def _trend(ks: list[int], values: list[float]) -> float:
@@ -115,14 +157,32 @@ def _measure(model: Any, test: Any, cfg: Any) -> dict[str, Any]:
     epochs=None,
     n_train=None,
     image_encoder="cnn",
+    model=MODELS[0],
 )
 def information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
-    """Train one MAD CLIP per number of caption attributes k and seed; measure gap, object bias, accuracy.
+    """Train one CLIP per number of caption attributes k and seed; measure gap, object bias, accuracy.
 
+    ``model``: ``mad-clip`` (default, MAD CLIPs trained here) or ``gaplab-clip-fashion`` (the
+    from-scratch Fashion-MNIST CLIP, one quick-config model per k; see the module docstring).
     Returns the measured values for ``run.json``: the attribute counts and seeds, the mean and
     std over seeds of each measure per k, every seed's Spearman ρ with k, the L2M at
     initialisation per seed and the per-run values.
     """
+    from ._fashion import check_model
+
+    if check_model("information-imbalance", ctx.param("model"), MODELS) == "gaplab-clip-fashion":
+        mad_only = sorted(k for k, v in _MAD_PARAMS.items() if ctx.param(k) != v)
+        if mad_only:
+            from .._errors import ConfigError
+
+            raise ConfigError(f"recipe 'information-imbalance': parameter(s) {', '.join(mad_only)} apply to model "
+                              "mad-clip only")
+        return _fashion_information_imbalance(ctx)
+    return _mad_information_imbalance(ctx)
+
+
+def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
+    """The MAD models (``model=mad-clip``): the recipe as before the model choice."""
     import matplotlib.pyplot as plt
 
     from . import _mad
@@ -225,3 +285,119 @@ def information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in KEYS},
             "spearman_vs_k": rho, "l2m_at_init": init, "share_closed_full": closed.tolist(),
             "share_closed_sparse": closed_sparse.tolist(), "runs": runs}
+
+
+def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
+    """The Fashion CLIP (``model=gaplab-clip-fashion``): one quick-config model per caption richness k and seed."""
+    import time
+
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
+
+    from ..metrics.functional.neighbourhood import moad_iclr
+    from ._fashion import held_out_of, image_attribute_bins, load_run_with, seed_list
+
+    ks = list(FASHION_QUICK_KS if ctx.quick else FASHION_KS)
+    seeds = seed_list(ctx, 3)
+    # the image side of MOAD_img: the class as the object, the nine measured attribute bins as attributes
+    shows = image_attribute_bins()
+    attributes = np.stack([shows[a] for a in shows], axis=1)
+    # vals[m][s][i]: measure m, seed s, setting ks[i]
+    vals: dict[str, list[list[float]]] = {m: [] for m in FASHION_KEYS}
+    runs: list[dict[str, Any]] = []
+    init: list[float] = []
+    init_sparse: list[float] = []
+    jobs = tqdm(total=len(seeds) * len(ks), desc="information-imbalance: runs", disable=not ctx.progress)
+    for seed in seeds:
+        row: dict[str, list[float]] = {m: [] for m in FASHION_KEYS}
+        for k in ks:
+            t0 = time.perf_counter()
+            run = load_run_with(seed, True, progress=False, min_attributes=k, max_attributes=k)
+            emb = held_out_of(run)
+            if len(emb.labels) != len(attributes):
+                raise RuntimeError("information-imbalance: held-out rows and attribute bins disagree")
+            r = {**{m: float(run.metrics[m]) for m in FASHION_KEYS if m != "moad_img"},
+                 "moad_img": float(moad_iclr(emb.image, emb.labels, attributes))}
+            for m in FASHION_KEYS:
+                row[m].append(r[m])
+            runs.append({"k": k, "seed": seed, **r, "temperature": float(run.metrics.get("temperature", 0.0)),
+                         "steps": int(run.metrics.get("steps", 0)), "l2m_at_init": float(run.init_metrics["l2m"]),
+                         "train_seconds": float(run.train_seconds), "cached": bool(run.cached),
+                         "seconds": time.perf_counter() - t0, "example_caption": emb.captions[0]})
+            if k == ks[-1]:
+                init.append(float(run.init_metrics["l2m"]))
+            if k == ks[0]:
+                init_sparse.append(float(run.init_metrics["l2m"]))
+            jobs.update(1)
+        for m in FASHION_KEYS:
+            vals[m].append(row[m])
+    jobs.close()
+    arr = {m: np.array(vals[m]) for m in FASHION_KEYS}  # (n_seeds, n_k)
+    mean = {m: arr[m].mean(0).tolist() for m in FASHION_KEYS}
+    std = {m: arr[m].std(0).tolist() for m in FASHION_KEYS}
+    rho = {m: [_trend(ks, list(v)) for v in vals[m]] for m in FASHION_KEYS}
+
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+    panels = [("l2m", "(a) modality gap L2M"), ("rmg", "RMG"), ("moad_img", "(b) object bias MOAD_img (ICLR)"),
+              ("zero_shot", "(d) zero-shot class acc.")]
+    for ax, (m, title) in zip(axes, panels, strict=True):
+        ax.errorbar(ks, mean[m], yerr=std[m] if len(seeds) > 1 else None, marker="o", capsize=3)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("attributes in caption (k)")
+        ax.set_xticks(ks)
+    axes[0].axhline(float(np.mean(init)), ls="--", c="gray", label=f"at init (k={ks[-1]})")
+    axes[0].legend(fontsize=7)
+    axes[3].axhline(CLASS_CHANCE, ls=":", c="gray")
+    fig.suptitle("information imbalance on the Fashion-MNIST CLIP (cf. Schrodi et al. 2025, Fig. 1b), "
+                 f"quick config, τ = 0.01, {len(seeds)} seed(s)", fontsize=9)
+    fig.tight_layout()
+    ctx.savefig(fig, "information_imbalance")
+
+    def all_k(m: str) -> str:
+        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(ks, mean[m], strict=True))
+
+    def shown(m: str) -> str:
+        return f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})"
+
+    learned = ctx.claim(
+        "The trained models learned the object (premise of every claim below)", "well above chance",
+        "min over k of class zero-shot accuracy: " + ", ".join(f"{v:.3f}" for v in arr["zero_shot"].min(1)),
+        criterion=f"per seed, the lowest class zero-shot accuracy over the settings − {CLASS_CHANCE} (chance) above "
+                  f"{LEARN_MARGIN}: a model at chance on the class, which every caption mentions, is not a "
+                  "trained CLIP, and its gap and bias say nothing about caption information",
+        per_seed=list(arr["zero_shot"].min(1) - CLASS_CHANCE), null=LEARN_MARGIN, kind="sanity",
+        note=all_k("zero_shot"))
+
+    def trend_claim(text: str, m: str, side: Side, premise: Claim) -> Claim:
+        word = "below" if side == "<" else "above"
+        return ctx.claim(
+            text, "decreasing in k" if side == "<" else "increasing in k", shown(m),
+            criterion=f"per-seed Spearman ρ of {m} with k {word} {'−' if side == '<' else '+'}{TREND_RHO}",
+            per_seed=rho[m], null=-TREND_RHO if side == "<" else TREND_RHO, side=side,
+            depends_on=premise, note=all_k(m))
+
+    gap = trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
+    trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
+    name = "MOAD_img, ICLR 2025 definition"
+    biased = ctx.claim(
+        f"Sparse captions leave an object bias ({name}: > 0 at k={ks[0]})", "> 0 (bias towards objects)",
+        ", ".join(f"{v:+.4f}" for v in arr["moad_img"][:, 0]),
+        criterion=f"moad_img at k={ks[0]} above 0, per seed (the premise of its fall)",
+        per_seed=list(arr["moad_img"][:, 0]), depends_on=learned)
+    trend_claim(f"Object bias ({name}) falls as captions carry more attributes (Fig. 1b b)", "moad_img", "<", biased)
+    trend_claim("Zero-shot class accuracy rises with caption information (Fig. 1b d)", "zero_shot", ">", learned)
+    init_a = np.array(init)
+    closed = 1.0 - arr["l2m"][:, -1] / init_a
+    closed_sparse = 1.0 - arr["l2m"][:, 0] / np.array(init_sparse)
+    ctx.claim("With full information training closes most of the initial gap (Fig. 7)",
+              "gap at init reduced substantially",
+              f"L2M init {init_a.mean():.3f} → trained {arr['l2m'][:, -1].mean():.3f} at k={ks[-1]} "
+              f"(share closed {closed.mean():.2f}; at k={ks[0]}: {closed_sparse.mean():.2f})",
+              criterion=f"1 − L2M(k={ks[-1]}) / L2M(init), per seed, above {CLOSE_SHARE}; judged only where L2M "
+                        "falls with k (else the closing is training's, not the captions' information)",
+              per_seed=list(closed), null=CLOSE_SHARE, depends_on=gap)
+    return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in FASHION_KEYS},
+            "spearman_vs_k": rho, "l2m_at_init": init, "l2m_at_init_sparse": init_sparse,
+            "share_closed_full": closed.tolist(), "share_closed_sparse": closed_sparse.tolist(), "runs": runs,
+            "model": {"name": "gaplab-clip-fashion", "config": "quick", "quick": ctx.quick, "seeds": seeds,
+                      "temperature": "fixed 0.01 (built-in default)", "min_attributes = max_attributes": ks}}
