@@ -94,6 +94,7 @@ load); composing the captions of a new k once costs another ≈ 1–2 minutes (c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,30 @@ def _trend(ks: list[int], values: list[float]) -> float:
     if len(set(values)) < 2:
         return 0.0
     return float(spearmanr(ks, values).statistic)
+
+
+def _sweep_claims(ctx: RecipeContext, ks: list[int], mean: dict[str, Any], rho: dict[str, list[float]]
+                  ) -> tuple[Callable[[str], str], Callable[[str], str], Callable[[str, str, Side, Claim], Claim]]:
+    """For a sweep over k: the per-k note, the shown effect and the trend claim of a measure.
+
+    ``trend_claim(text, m, side, premise)``: per-seed Spearman ρ of ``m`` with k beyond
+    ∓:data:`TREND_RHO` (``side`` "<": falls), judged only where ``premise`` held.
+    """
+    def all_k(m: str) -> str:
+        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(ks, mean[m], strict=True))
+
+    def shown(m: str) -> str:
+        return f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})"
+
+    def trend_claim(text: str, m: str, side: Side, premise: Claim) -> Claim:
+        word = "below" if side == "<" else "above"
+        return ctx.claim(
+            text, "decreasing in k" if side == "<" else "increasing in k", shown(m),
+            criterion=f"per-seed Spearman ρ of {m} with k {word} {'−' if side == '<' else '+'}{TREND_RHO}",
+            per_seed=rho[m], null=-TREND_RHO if side == "<" else TREND_RHO, side=side,
+            depends_on=premise, note=all_k(m))
+
+    return all_k, shown, trend_claim
 
 
 def _measure(model: Any, test: Any, cfg: Any) -> dict[str, Any]:
@@ -232,11 +257,7 @@ def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     fig.suptitle(f"information imbalance on MAD (Schrodi et al. 2025, Fig. 1b), {n_seeds} seeds")
     ctx.savefig(fig, "information_imbalance")
 
-    def all_k(m: str) -> str:
-        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(ks, mean[m], strict=True))
-
-    def shown(m: str) -> str:
-        return f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})"
+    all_k, shown, trend_claim = _sweep_claims(ctx, ks, mean, rho)
 
     chance = DIGIT_CHANCE
     learned = ctx.claim(
@@ -246,14 +267,6 @@ def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
                   f"{LEARN_MARGIN}: a model at chance on the object, which every caption mentions, is not the "
                   "paper's trained CLIP, and its gap and bias say nothing about caption information",
         per_seed=list(arr["zs_digit"].min(1) - chance), null=LEARN_MARGIN, kind="sanity", note=all_k("zs_digit"))
-
-    def trend_claim(text: str, m: str, side: Side, premise: Claim) -> Claim:
-        word = "below" if side == "<" else "above"
-        return ctx.claim(
-            text, "decreasing in k" if side == "<" else "increasing in k", shown(m),
-            criterion=f"per-seed Spearman ρ of {m} with k {word} {'−' if side == '<' else '+'}{TREND_RHO}",
-            per_seed=rho[m], null=-TREND_RHO if side == "<" else TREND_RHO, side=side,
-            depends_on=premise, note=all_k(m))
 
     gap = trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
     trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
@@ -353,11 +366,7 @@ def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     fig.tight_layout()
     ctx.savefig(fig, "information_imbalance")
 
-    def all_k(m: str) -> str:
-        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(ks, mean[m], strict=True))
-
-    def shown(m: str) -> str:
-        return f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})"
+    all_k, shown, trend_claim = _sweep_claims(ctx, ks, mean, rho)
 
     learned = ctx.claim(
         "The trained models learned the object (premise of every claim below)", "well above chance",
@@ -367,14 +376,6 @@ def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
                   "trained CLIP, and its gap and bias say nothing about caption information",
         per_seed=list(arr["zero_shot"].min(1) - CLASS_CHANCE), null=LEARN_MARGIN, kind="sanity",
         note=all_k("zero_shot"))
-
-    def trend_claim(text: str, m: str, side: Side, premise: Claim) -> Claim:
-        word = "below" if side == "<" else "above"
-        return ctx.claim(
-            text, "decreasing in k" if side == "<" else "increasing in k", shown(m),
-            criterion=f"per-seed Spearman ρ of {m} with k {word} {'−' if side == '<' else '+'}{TREND_RHO}",
-            per_seed=rho[m], null=-TREND_RHO if side == "<" else TREND_RHO, side=side,
-            depends_on=premise, note=all_k(m))
 
     gap = trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
     trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
