@@ -156,6 +156,27 @@ def _sweep_claims(ctx: RecipeContext, ks: list[int], mean: dict[str, Any], rho: 
     return all_k, shown, trend_claim
 
 
+def _closing_claim(ctx: RecipeContext, ks: list[int], l2m: np.ndarray, init: list[float], init_sparse: list[float],
+                   gap: Claim) -> tuple[np.ndarray, np.ndarray]:
+    """Fig. 7's claim: the share of the initial gap closed at full information, per seed.
+
+    ``l2m``: (seeds, k) trained gaps; ``init`` / ``init_sparse``: the step-0 gap of the
+    richest / sparsest setting's model. Judged only where ``gap`` (L2M falls with k) held.
+    Returns the shares closed at the richest and the sparsest k.
+    """
+    init_a = np.array(init)
+    closed = 1.0 - l2m[:, -1] / init_a
+    closed_sparse = 1.0 - l2m[:, 0] / np.array(init_sparse)
+    ctx.claim("With full information training closes most of the initial gap (Fig. 7)",
+              "gap at init reduced substantially",
+              f"L2M init {init_a.mean():.3f} → trained {l2m[:, -1].mean():.3f} at k={ks[-1]} "
+              f"(share closed {closed.mean():.2f}; at k={ks[0]}: {closed_sparse.mean():.2f})",
+              criterion=f"1 − L2M(k={ks[-1]}) / L2M(init), per seed, above {CLOSE_SHARE}; judged only where L2M "
+                        "falls with k (else the closing is training's, not the captions' information)",
+              per_seed=list(closed), null=CLOSE_SHARE, depends_on=gap)
+    return closed, closed_sparse
+
+
 def _measure(model: Any, test: Any, cfg: Any) -> dict[str, Any]:
     """The recipe's measures of one trained model on the test set (see the module docstring)."""
     from ..metrics.functional.neighbourhood import moad_iclr
@@ -285,16 +306,7 @@ def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
               f"slight drop at k={ks[-1]}", f"k={ks[-2]}: {iw[:, -2].mean():.3f} → k={ks[-1]}: {iw[:, -1].mean():.3f}",
               criterion=f"ideal-words accuracy at k={ks[-2]} − at k={ks[-1]}, paired over seeds, above 0",
               per_seed=list(iw[:, -2] - iw[:, -1]), depends_on=learned, note=all_k("ideal_words"))
-    init_a = np.array(init)
-    closed = 1.0 - arr["l2m"][:, -1] / init_a
-    closed_sparse = 1.0 - arr["l2m"][:, 0] / init_a
-    ctx.claim("With full information training closes most of the initial gap (Fig. 7)",
-              "gap at init reduced substantially",
-              f"L2M init {init_a.mean():.3f} → trained {arr['l2m'][:, -1].mean():.3f} at k={ks[-1]} "
-              f"(share closed {closed.mean():.2f}; at k={ks[0]}: {closed_sparse.mean():.2f})",
-              criterion=f"1 − L2M(k={ks[-1]}) / L2M(init), per seed, above {CLOSE_SHARE}; judged only where L2M "
-                        "falls with k (else the closing is training's, not the captions' information)",
-              per_seed=list(closed), null=CLOSE_SHARE, depends_on=gap)
+    closed, closed_sparse = _closing_claim(ctx, ks, arr["l2m"], init, init, gap)
     return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in KEYS},
             "spearman_vs_k": rho, "l2m_at_init": init, "share_closed_full": closed.tolist(),
             "share_closed_sparse": closed_sparse.tolist(), "runs": runs}
@@ -387,16 +399,7 @@ def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
         per_seed=list(arr["moad_img"][:, 0]), depends_on=learned)
     trend_claim(f"Object bias ({name}) falls as captions carry more attributes (Fig. 1b b)", "moad_img", "<", biased)
     trend_claim("Zero-shot class accuracy rises with caption information (Fig. 1b d)", "zero_shot", ">", learned)
-    init_a = np.array(init)
-    closed = 1.0 - arr["l2m"][:, -1] / init_a
-    closed_sparse = 1.0 - arr["l2m"][:, 0] / np.array(init_sparse)
-    ctx.claim("With full information training closes most of the initial gap (Fig. 7)",
-              "gap at init reduced substantially",
-              f"L2M init {init_a.mean():.3f} → trained {arr['l2m'][:, -1].mean():.3f} at k={ks[-1]} "
-              f"(share closed {closed.mean():.2f}; at k={ks[0]}: {closed_sparse.mean():.2f})",
-              criterion=f"1 − L2M(k={ks[-1]}) / L2M(init), per seed, above {CLOSE_SHARE}; judged only where L2M "
-                        "falls with k (else the closing is training's, not the captions' information)",
-              per_seed=list(closed), null=CLOSE_SHARE, depends_on=gap)
+    closed, closed_sparse = _closing_claim(ctx, ks, arr["l2m"], init, init_sparse, gap)
     return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in FASHION_KEYS},
             "spearman_vs_k": rho, "l2m_at_init": init, "l2m_at_init_sparse": init_sparse,
             "share_closed_full": closed.tolist(), "share_closed_sparse": closed_sparse.tolist(), "runs": runs,
