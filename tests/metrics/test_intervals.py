@@ -23,7 +23,6 @@ from gaplab.metrics.intervals import (
     _log_mean_potential,
     _neighbour_overlap,
     _structure_bootstrap,
-    _structure_values,
     _subsample_bootstrap,
     _WeightedMoments,
     bootstrap_measure,
@@ -277,7 +276,7 @@ def test_weighted_moments_are_the_metrics_of_the_resampled_rows(with_index, d):
     for b in range(6):
         xr, yr, ir = _resampled_rows(x, y, idx, w_img[b])
         ref = _structure_of(SecondMoments(dim=d).update(xr, yr, ir))
-        got = _structure_values(moments(w_img[b], w_cap[b]))
+        got = moments(w_img[b], w_cap[b]).values()
         for k in STRUCTURE_KEYS:  # cka_debiased too: its moment form counts the copies as rows
             # in d dimensions the zero eigenvalues of a rank-n moment come out as ±1e-16, whose
             # roots (1e-8 each) the effective rank and the Fréchet trace take in; the projected
@@ -290,8 +289,8 @@ def test_weighted_moments_are_the_metrics_of_the_resampled_rows(with_index, d):
 def test_projected_moments_are_closer_to_the_row_space_values():
     x, y, _ = _unit_pairs(30, d=120)
     one = np.ones(30, np.int32)
-    got = _structure_values(_WeightedMoments(x, y, None)(one, one))
-    full = _structure_values(SecondMoments(dim=120).update(x, y))
+    got = _WeightedMoments(x, y, None)(one, one).values()
+    full = SecondMoments(dim=120).update(x, y).values()
     sigma = np.linalg.svd(x, compute_uv=False)  # 30 singular values, no zero ones
     p = sigma / sigma.sum()
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)  # tr √(Σx^½ Σy Σx^½) = ‖Xc Ycᵀ‖_* / n
@@ -311,7 +310,7 @@ def test_structure_unit_weights_are_the_subsample_values(with_index):
         np.testing.assert_allclose(point[k], ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
         assert boots[k].shape == (3,)
     m = SecondMoments(dim=6).update(x, y, idx)
-    assert _structure_values(m)["frechet_distance"] == m.frechet()  # the same floats, centred part once
+    assert m.values()["frechet_distance"] == m.frechet()  # the same floats, centred part once
     full = measure(x, y, image_index=idx)  # the whole data is the subsample here
     for k in STRUCTURE_KEYS:
         np.testing.assert_allclose(point[k], full[k], rtol=1e-9, atol=1e-12, err_msg=k)

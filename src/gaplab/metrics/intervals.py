@@ -246,20 +246,6 @@ class _WeightedMoments:
                              sum_p=wrp @ xs[rp], xx=xx, yy=zy.T @ zy, pp=zp.T @ zp, py=py)
 
 
-def _structure_values(m: SecondMoments) -> dict[str, float]:
-    """:data:`STRUCTURE_KEYS` of one set of moments, by :class:`SecondMoments`' own methods.
-
-    As ``pairwise_metrics`` reports them, except that ``frechet_distance`` is
-    :meth:`SecondMoments.frechet`'s sum ‖μx − μy‖² + ``frechet_centered`` with the centred part
-    computed once, not twice (the same floats).
-    """
-    fc = m.frechet_centered()
-    mx, my, _, _ = m._covariances()
-    return {"cka": m.cka(), "cka_debiased": m.cka_debiased() if m.n_pairs >= 4 else float("nan"),
-            "procrustes_distance": m.procrustes_distance(), "frechet_distance": float(np.sum((mx - my) ** 2)) + fc,
-            "frechet_distance_centered": fc, "erank_image": m.effective_rank("x"), "erank_text": m.effective_rank("y")}
-
-
 def _structure_bootstrap(xs: np.ndarray, ys: np.ndarray, sidx: np.ndarray | None, w_img: np.ndarray,
                          w_cap: np.ndarray, workers: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The (B,) :data:`STRUCTURE_KEYS` of each resample (rows of ``w_img`` / ``w_cap``), and the unit-weight values.
@@ -280,9 +266,9 @@ def _structure_bootstrap(xs: np.ndarray, ys: np.ndarray, sidx: np.ndarray | None
     with threadpool_limits(limits=1, user_api="blas"):
         if workers > 1:
             with ThreadPoolExecutor(workers, "gaplab-ci") as pool:
-                rows = list(pool.map(lambda job: _structure_values(moments(*job)), jobs))
+                rows = list(pool.map(lambda job: moments(*job).values(), jobs))
         else:
-            rows = [_structure_values(moments(*job)) for job in jobs]
+            rows = [moments(*job).values() for job in jobs]
     return {k: np.array([r[k] for r in rows[:-1]]) for k in STRUCTURE_KEYS}, rows[-1]
 
 

@@ -131,11 +131,9 @@ def pairwise_metrics(
     out["logit_entropy_i2t"], out["logit_entropy_t2i"] = xy.entropy_i2t, xy.entropy_t2i
     out.update(_recall_at((xy.ranks_i2t, xy.ranks_t2i), (1, 5, 10)))
     mom = SecondMoments(dim=xn.shape[1]).update(xn, yn, idx)
-    structure = dict(cka=mom.cka(), procrustes_distance=mom.procrustes_distance(),
-                     frechet_distance=mom.frechet(), frechet_distance_centered=mom.frechet_centered(),
-                     erank_image=mom.effective_rank("x"), erank_text=mom.effective_rank("y"))
-    if mom.n_pairs >= 4:
-        structure["cka_debiased"] = mom.cka_debiased()
+    structure = mom.values()
+    if mom.n_pairs < 4:  # the unbiased HSIC needs 4 pairs: no key rather than NaN
+        del structure["cka_debiased"]
     # a modality whose centred rows are all zero (e.g. d = 1, one sign) has no CKA / Procrustes:
     # leave the key out and say so, never a silent NaN
     undefined = sorted(k for k, v in structure.items() if not np.isfinite(v))

@@ -158,6 +158,19 @@ class SecondMoments:
         mx, my, _, _ = self._covariances()
         return float(np.sum((mx - my) ** 2)) + self.frechet_centered()
 
+    def values(self) -> dict[str, float]:
+        """Every metric of these moments, the Fréchet centred part computed once.
+
+        Keys: ``cka``, ``cka_debiased`` (NaN below 4 pairs), ``procrustes_distance``,
+        ``frechet_distance``, ``frechet_distance_centered``, ``erank_image``, ``erank_text``.
+        """
+        fc = self.frechet_centered()
+        mx, my, _, _ = self._covariances()
+        return {"cka": self.cka(), "cka_debiased": self.cka_debiased() if self.n_pairs >= 4 else float("nan"),
+                "procrustes_distance": self.procrustes_distance(),
+                "frechet_distance": float(np.sum((mx - my) ** 2)) + fc, "frechet_distance_centered": fc,
+                "erank_image": self.effective_rank("x"), "erank_text": self.effective_rank("y")}
+
     def effective_rank(self, side: str) -> float:
         """Effective rank of the image rows (``side="x"``) or text rows (any other ``side``).
 
