@@ -8,6 +8,7 @@ import pytest
 from gaplab._errors import InputError
 from gaplab._validation import normalize_rows
 from gaplab.metrics import MetricSuite, chance_levels, measure, permutation_test, retrieval_recall
+from gaplab.metrics.functional import dimension_gap
 from gaplab.metrics.functional._onepass import cross_pass, top_k_pass
 from gaplab.metrics.functional.knn import _hubness_from, _mutual_knn, hubness
 from gaplab.metrics.functional.structure import SecondMoments
@@ -59,12 +60,16 @@ def test_exact_bootstrap_is_measure_on_the_resampled_rows(with_index):
     idx = None if idx is None else np.r_[np.arange(12), idx[12:]]  # every image has a caption
     y = rng.normal(size=(30 if with_index else 12, 5))
     counts = resample_counts(12, 5, seed=3)
-    boots = exact_bootstrap(x, y, idx, counts)
+    boots = exact_bootstrap(x, y, idx, counts, top_k=2)
     for b in range(5):
         xr, yr, ir = _resampled_rows(x, y, idx, counts[b])
         ref = MetricSuite().update(xr, yr, image_index=ir).compute()
         for k in EXACT_KEYS:
             np.testing.assert_allclose(boots[k][b], ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        # the top-2 share of the resampled rows' own gap vector, from dimension_gap itself
+        share = dimension_gap(xr, yr, image_index=ir, top_k=2).share_top
+        np.testing.assert_allclose(boots["top_dims_share"][b], share, rtol=1e-10, err_msg="top_dims_share")
+    assert "top_dims_share" not in exact_bootstrap(x, y, idx, counts)
 
 
 def test_hand_computed_resamples():
@@ -95,7 +100,11 @@ def test_measure_ci_keys_seeds_and_coverage_of_the_value():
     for k in (*EXACT_KEYS, "uniformity_image", "logit_entropy_t2i", "i2t_r1", "mutual_knn", "linear_separability"):
         lo, hi = a["ci95"][k]
         assert lo <= hi and lo - 1e-9 <= a[k] <= hi + 1e-9, (k, lo, a[k], hi)
-    for k in ("top_dims_share", "best_pair_accuracy", "mutual_knn_chance"):
+    assert a["ci95"]["top_dims_share"] == [1.0, 1.0]  # top 10 of 6 dimensions: all of ‖Δ‖², every resample
+    two = measure(x, y, ci=40, seed=3, top_k=2)
+    lo, hi = two["ci95"]["top_dims_share"]
+    assert 0.0 < lo <= two["top_dims_share"] <= hi < 1.0
+    for k in ("best_pair_accuracy", "mutual_knn_chance"):
         assert k not in a["ci95"]  # not covered, so absent rather than wrong
     assert "ci95" not in measure(x, y) and "null" not in measure(x, y, ci=0)
 

@@ -74,6 +74,17 @@ def test_measure_does_not_depend_on_thread_count():
             assert two[k] == v, k
 
 
+def test_fitted_metrics_beside_the_passes_or_after_them_agree(monkeypatch):
+    import importlib
+
+    measure_mod = importlib.import_module("gaplab.metrics.measure")  # the module, not the function
+    x, y = cone_pairs(n=400)
+    beside = M.measure(x, y)
+    monkeypatch.setattr(measure_mod, "BESIDE_MAX_ELEMENTS", 0)  # the fitted metrics after the passes
+    after = M.measure(x, y)
+    assert after == beside
+
+
 def test_exact_duplicate_captions_tie_in_the_querys_favour():
     # captions are exact copies of 10 class prompts; each image sits near its class prompt.
     # Every image's own caption is its class prompt, and the other captions of that class are

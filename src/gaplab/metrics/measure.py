@@ -23,6 +23,9 @@ __all__ = ["measure", "pairwise_metrics", "MEASURE_KEYS", "KNN_K"]
 
 #: neighbours per query of mutual_knn and hubness in :func:`measure` (Huh et al. 2024 use 10)
 KNN_K = 10
+#: input values (both modalities) up to which the fitted metrics run beside the O(N²) passes
+#: (their float64 copies, up to 8 bytes a value, then share the memory peak of the passes)
+BESIDE_MAX_ELEMENTS = 1 << 25
 
 
 def measure(
@@ -93,7 +96,7 @@ def measure(
     out["chance"] = {k: v for k, v in chance_levels(xa.shape[0], ya.shape[0], idx, knn_k=KNN_K).items() if k in out}
     if ci:  # True: the default number of resamples
         out.update(bootstrap_measure(xa, ya, idx, out, resamples=DEFAULT_RESAMPLES if ci is True else int(ci),
-                                     seed=seed, max_pairs=ci_max_pairs, temperature=temperature, knn_k=KNN_K,
+                                     seed=seed, max_pairs=ci_max_pairs, temperature=temperature, knn_k=KNN_K, top_k=top_k,
                                      pairwise=include_pairwise))
     # the input as given: validation upcasts float16, whose precision is what one check is about
     warnings = input_warnings(x, y, image_index=idx, temperature=temperature, pairwise=include_pairwise)
@@ -114,22 +117,51 @@ def pairwise_metrics(
     the sharded engine passes its sample here). Shared by :func:`measure` and
     :func:`gaplab.scale.measure_shards`, so both report the same keys the same way. The
     O(N²) metrics take one blockwise pass over each of X·Xᵀ, Y·Yᵀ and X·Yᵀ
-    (:mod:`~gaplab.metrics.functional._onepass`).
+    (:mod:`~gaplab.metrics.functional._onepass`). Up to :data:`BESIDE_MAX_ELEMENTS` input
+    values, one more thread meanwhile takes the fitted and O(N·d²) metrics
+    (:func:`_fitted_metrics`), using the core the passes leave idle between products; above
+    it they run after the passes, so their float64 copies do not add to the passes' memory.
+    The two share no state: the numbers are the same either way.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .functional._onepass import cross_pass, self_pass
     from .functional.knn import _hubness_from, _shared_neighbours
 
     knn = idx is None and xn.shape[0] > KNN_K  # one-to-one only: neighbour sets need one row per item
     hub = min(xn.shape[0], yn.shape[0]) >= KNN_K
-    sx = self_pass(xn, t=2.0, k=KNN_K if knn else 0)
-    sy = self_pass(yn, t=2.0, k=KNN_K if knn else 0)
-    xy = cross_pass(xn, yn, idx, temperature=temperature, ranks=True, k=KNN_K if hub else 0)
+    with ThreadPoolExecutor(1, "gaplab-measure") as side:
+        fitted = (side.submit(_fitted_metrics, xn, yn, idx, gap, seed=seed, top_k=top_k)
+                  if xn.size + yn.size <= BESIDE_MAX_ELEMENTS else None)
+        sx = self_pass(xn, t=2.0, k=KNN_K if knn else 0)
+        sy = self_pass(yn, t=2.0, k=KNN_K if knn else 0)
+        xy = cross_pass(xn, yn, idx, temperature=temperature, ranks=True, k=KNN_K if hub else 0)
+        fit = fitted.result() if fitted is not None else _fitted_metrics(xn, yn, idx, gap, seed=seed, top_k=top_k)
     out: dict[str, Any] = {"uniformity_image": sx.uniformity, "uniformity_text": sy.uniformity}
-    split = _modality_split(xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=50_000,
-                            where="measure (linear_separability)")
-    out["linear_separability"] = _linear_separability(split)
+    out["linear_separability"] = fit.pop("linear_separability")
     out["logit_entropy_i2t"], out["logit_entropy_t2i"] = xy.entropy_i2t, xy.entropy_t2i
     out.update(_recall_at((xy.ranks_i2t, xy.ranks_t2i), (1, 5, 10)))
+    out.update(fit.pop("structure"))
+    if knn:
+        out["mutual_knn"] = _shared_neighbours(sx.knn, sy.knn)
+        out["mutual_knn_chance"] = KNN_K / (xn.shape[0] - 1)
+    if hub:
+        out.update(_hubness_from(xy.knn_t2i, xy.knn_i2t, xn.shape[0], yn.shape[0]))
+    out.update(fit)
+    return out
+
+
+def _fitted_metrics(xn: np.ndarray, yn: np.ndarray, idx: np.ndarray | None, gap: np.ndarray, *, seed: int,
+                    top_k: int) -> dict[str, Any]:
+    """Linear separability, the second-moment (structure) metrics and the dimension gap of :func:`pairwise_metrics`.
+
+    Returns ``linear_separability``, ``structure`` (the structure keys, plus
+    ``undefined_metrics`` when some are), ``top_dims_share`` and, for d ≥ 2,
+    ``best_pair_dims`` / ``best_pair_accuracy``.
+    """
+    split = _modality_split(xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=50_000,
+                            where="measure (linear_separability)")
+    out: dict[str, Any] = {"linear_separability": _linear_separability(split)}
     mom = SecondMoments(dim=xn.shape[1]).update(xn, yn, idx)
     structure = mom.values()
     if mom.n_pairs < 4:  # the unbiased HSIC needs 4 pairs: no key rather than NaN
@@ -137,14 +169,9 @@ def pairwise_metrics(
     # a modality whose centred rows are all zero (e.g. d = 1, one sign) has no CKA / Procrustes:
     # leave the key out and say so, never a silent NaN
     undefined = sorted(k for k, v in structure.items() if not np.isfinite(v))
-    out.update({k: v for k, v in structure.items() if k not in undefined})
+    out["structure"] = {k: v for k, v in structure.items() if k not in undefined}
     if undefined:
-        out["undefined_metrics"] = undefined
-    if knn:
-        out["mutual_knn"] = _shared_neighbours(sx.knn, sy.knn)
-        out["mutual_knn_chance"] = KNN_K / (xn.shape[0] - 1)
-    if hub:
-        out.update(_hubness_from(xy.knn_t2i, xy.knn_i2t, xn.shape[0], yn.shape[0]))
+        out["structure"]["undefined_metrics"] = undefined
     dsplit = split if xn.shape[0] <= 20_000 else _modality_split(
         xn, yn, idx, train_fraction=0.8, seed=seed, max_pairs=20_000, where="measure (dimension_gap)")
     dg = _dimension_gap(gap, dsplit if gap.size >= 2 else None, top_k=top_k, n_candidates=8)

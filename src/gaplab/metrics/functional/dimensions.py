@@ -75,6 +75,20 @@ def dimension_gap(
     return _dimension_gap(diff, split, top_k=top_k, n_candidates=n_candidates)
 
 
+def top_share(diff: np.ndarray, top_k: int) -> float:
+    """Σ_{top_k} Δ_j² / ‖Δ‖²: the share of ‖gap‖² in the ``top_k`` dimensions of largest |Δ_j| (0 for Δ = 0).
+
+    >>> top_share(np.array([3.0, 0.0, 4.0]), 1)
+    0.64
+    """
+    diff = np.asarray(diff, dtype=np.float64)
+    sq = np.sort(diff**2)[::-1]
+    total = float(diff @ diff)
+    if total <= 0:
+        return 0.0
+    return 1.0 if top_k >= diff.size else min(1.0, float(sq[:top_k].sum() / total))  # 1.0: no rounding
+
+
 def _dimension_gap(diff: np.ndarray, split: Split | None, *, top_k: int, n_candidates: int) -> DimensionGap:
     """Kernel of :func:`dimension_gap`: from the gap vector and a modality split (None when d = 1)."""
     from sklearn.linear_model import LogisticRegression
@@ -82,8 +96,7 @@ def _dimension_gap(diff: np.ndarray, split: Split | None, *, top_k: int, n_candi
     d = diff.size
     order = np.argsort(-np.abs(diff), kind="stable")
     top = order[: min(top_k, d)]
-    total = float(diff @ diff)
-    share = float((diff[top] ** 2).sum() / total) if total > 0 else 0.0
+    share = top_share(diff, top_k)
 
     best_pair: tuple[int, int] = (int(order[0]), int(order[min(1, d - 1)]))
     best_acc = float("nan")

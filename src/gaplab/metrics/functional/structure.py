@@ -68,12 +68,21 @@ class SecondMoments:
 
     def update(self, xn: np.ndarray, yn: np.ndarray, idx: np.ndarray | None = None,
                block_rows: int = 4096) -> SecondMoments:
-        """Add normalised rows (``idx``: caption → image of this batch); returns ``self``."""
+        """Add normalised rows (``idx``: caption → image of this batch); returns ``self``.
+
+        One-to-one (``idx`` None, as many captions as images) the pair-side image moments are
+        the image moments: taken once.
+        """
+        same = idx is None and xn.shape[0] == yn.shape[0]
         for lo in range(0, xn.shape[0], block_rows):
             b = np.asarray(xn[lo : lo + block_rows], dtype=np.float64)
+            s, bb = b.sum(axis=0), b.T @ b
             self.n_x += b.shape[0]
-            self.sum_x += b.sum(axis=0)
-            self.xx += b.T @ b
+            self.sum_x += s
+            self.xx += bb
+            if same:
+                self.sum_p += s
+                self.pp += bb
         for lo in range(0, yn.shape[0], block_rows):
             by = np.asarray(yn[lo : lo + block_rows], dtype=np.float64)
             bp = np.asarray(xn[lo : lo + block_rows] if idx is None else xn[idx[lo : lo + block_rows]],
@@ -81,10 +90,11 @@ class SecondMoments:
             self.n_y += by.shape[0]
             self.n_pairs += by.shape[0]
             self.sum_y += by.sum(axis=0)
-            self.sum_p += bp.sum(axis=0)
             self.yy += by.T @ by
-            self.pp += bp.T @ bp
             self.py += bp.T @ by
+            if not same:
+                self.sum_p += bp.sum(axis=0)
+                self.pp += bp.T @ bp
         return self
 
     # ---- centred (pair-level) cross moments -----------------------------------------
