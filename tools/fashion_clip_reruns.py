@@ -1,17 +1,19 @@
-"""The from-scratch Fashion-MNIST CLIP over seeds, and the pair-taking recipes rerun on it.
+"""The from-scratch Fashion-MNIST CLIP over seeds, and the recipes that take it as a model source.
 
 Usage: ``python tools/fashion_clip_reruns.py [--seeds 0,1,2] [--quick]``. Trains (or reads from
 the user cache) ``gaplab.train.fashion_clip.train_fashion_clip`` for each seed, prints the
-held-out L2M, RMG, linear separability and zero-shot accuracy (mean ± sample sd), then writes
-the first seed's held-out pairs to a temporary ``.npz`` and runs every recipe that takes
-``--pairs`` (``linear-separability``, ``embedding-shift``, ``dimension-ablation``) on them at
-full scale. Everything goes to ``docs/results/fashion-clip.json`` (the numbers of
-``docs/clip-from-scratch.md`` and of the closing notes come from this file).
+held-out L2M, RMG, linear separability and zero-shot accuracy (mean ± sample sd), then runs
+``linear-separability``, ``embedding-shift`` and ``dimension-ablation`` with
+``--param model=gaplab-clip-fashion`` over the same seeds (one trained model per seed, 95 %
+Student-t intervals over them). The summary goes to ``docs/results/fashion-clip.json`` (the
+numbers of ``docs/clip-from-scratch.md`` and of the closing notes come from this file), each
+full run record to ``docs/results/full/fashion/<recipe>-fashion.json``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -19,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gaplab.io import save_pairs
 from gaplab.recipes import reproduce
-from gaplab.train.fashion_clip import fashion_clip_embeddings, train_fashion_clip
+from gaplab.train.fashion_clip import train_fashion_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "fashion-clip.json"
 KEYS = ("l2m", "rmg", "linear_separability", "zero_shot")
-PAIR_RECIPES = ("linear-separability", "embedding-shift", "dimension-ablation")
+RECORDS = ROOT / "docs" / "results" / "full" / "fashion"
+MODEL_RECIPES = ("linear-separability", "embedding-shift", "dimension-ablation")
 
 
 def main(argv: list[str]) -> int:
@@ -42,17 +44,17 @@ def main(argv: list[str]) -> int:
                     "per_seed": v.tolist()}
         print(f"{k:22s} {v.mean():.3f} ± {table[k]['sd'] or 0:.3f}  {np.round(v, 3).tolist()}")
     init = {k: float(np.mean([r.init_metrics[k] for r in runs])) for k in KEYS}
-    emb = fashion_clip_embeddings(seed=seeds[0], quick=quick, progress=False)
     reruns = {}
     with tempfile.TemporaryDirectory() as d:
-        pairs = Path(d) / "fashion_clip_pairs.npz"
-        save_pairs(pairs, emb.image, emb.text)
-        for name in PAIR_RECIPES:
+        for name in MODEL_RECIPES:
             t0 = time.perf_counter()
-            rec = reproduce(name, quick=False, out=Path(d) / name, seed=0, pairs=pairs, verbose=False, progress=False)
+            rec = reproduce(name, quick=quick, out=Path(d) / name, seed=seeds[0], verbose=False, progress=False,
+                            params={"model": "gaplab-clip-fashion", "seeds": seeds})
             reruns[name] = {"wall_time_s": time.perf_counter() - t0,
                             "claims": [{"claim": c.claim, "verdict": c.verdict, "effect": c.effect, "ci95": c.ci95}
                                        for c in rec.claims]}
+            if not quick:
+                shutil.copyfile(Path(d) / name / "run.json", RECORDS / f"{name}-fashion.json")
             for c in rec.claims:
                 print(f"{name}: [{c.verdict}] {c.claim}")
     OUT.write_text(json.dumps({"seeds": seeds, "quick": quick, "held_out": table, "init_mean": init,

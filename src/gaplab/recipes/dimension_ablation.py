@@ -47,18 +47,26 @@ With ``--pairs FILE`` (any file ``gaplab.io.load_pairs`` reads) the analysis run
 file alone, as the CLIP dump is analysed (image→text R@1; a pairs file carries no class
 prompts).
 
+``--param model=gaplab-clip-fashion`` replaces the MAD rows by the from-scratch Fashion-MNIST
+CLIP (:mod:`gaplab.models.clip`, ``[fashion]`` rows, the same claims): the cached trained
+model of each seed ``seed`` … ``seed + 2`` (``--quick``: the quick config's model of
+``seed``), on its 10,000 held-out pairs; performance is the zero-shot class accuracy with
+the class prompts' embeddings (chance 0.1). The MAD parameters do not apply (a one-line error).
+
 Scale: ``seeds`` MAD models (default 5; ``--quick``: 2, quick-scale models). The greedy
 search is exact and costs O(N·d²) per step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._errors import ConfigError
 from ._base import RecipeContext, register_recipe
 
 #: criteria, fixed before any run: the top ⌈TOP_FRACTION·d⌉ (≥ 2) dimensions carry at least
@@ -71,6 +79,10 @@ TOP_FRACTION, SHARE_FLOOR, SEP_FLOOR, DROP_FLOOR, RECOVERY_FLOOR = 0.05, 0.25, 0
 MAM_RATIO = 1.25
 #: MAD: the ablation claims need the model's digit zero-shot accuracy above chance (1/10) by this
 LEARN_MARGIN = 0.10
+#: the model choices (``model`` parameter) for the trained rows; the first is the default
+MODELS = ("mad-clip", "gaplab-clip-fashion")
+#: the MAD models' parameters (``model=mad-clip`` only)
+MAD_DEFAULTS: dict[str, Any] = {"n_attributes": 1, "epochs": None, "image_encoder": "cnn"}
 #: real pairs: seeded 80/20 splits for the separability, bootstrap resamples for the rest
 N_SPLITS, N_BOOT = 5, 1000
 
@@ -247,74 +259,105 @@ def _pairs_rows(ctx: RecipeContext, x: np.ndarray, y: np.ndarray, idx: np.ndarra
 
 def _mad_rows(ctx: RecipeContext, seeds: list[int], max_removed: int) -> dict[str, Any]:
     """Claims on MAD models trained here, one per seed: Student-t intervals over seeds."""
-    from ..metrics import dimension_gap, zero_shot_accuracy
     from . import _mad
 
+    described: list[str] = ["MAD model"]
+
+    def models() -> Iterator[tuple[int, np.ndarray, np.ndarray, Callable[[np.ndarray], float]]]:
+        for seed in seeds:
+            cfg = _mad.scaled_config(ctx.quick, n_attributes=int(ctx.param("n_attributes")), seed=seed,
+                                     epochs=ctx.param("epochs"), image_encoder=ctx.param("image_encoder"))
+            model, _ = _mad.train_mad(cfg, progress=ctx.progress, cache_dir=_mad.cache_dir(ctx.out))
+            _, test = _mad.mad_data(cfg.n_train, cfg.n_test, cfg.image_size, cfg.seed)
+            x = _mad.embed_images(model, test.images)
+            y = _mad.embed_texts(model, test.captions(n_attributes=cfg.n_attributes, rng=1))
+            prompts = _mad.ensemble_prompts(model, cfg.n_attributes, seed=seed)["digit"]
+            described[0] = f"MAD model (k={cfg.n_attributes}, {cfg.image_encoder}, d={cfg.embed_dim})"
+            yield seed, x, y, partial(_zero_shot_kept, x=x, prompts=prompts, labels=test.labels)
+
+    return _seeded_rows(ctx, models(), seeds, max_removed, tag="mad", source=described, target="digit")
+
+
+def _fashion_rows(ctx: RecipeContext, seeds: list[int], max_removed: int) -> dict[str, Any]:
+    """The same claims on the from-scratch Fashion-MNIST CLIP: the cached trained model of each seed, held-out pairs."""
+    from ._fashion import held_out
+
+    def models() -> Iterator[tuple[int, np.ndarray, np.ndarray, Callable[[np.ndarray], float]]]:
+        for seed in seeds:
+            e = held_out(seed, ctx.quick, progress=ctx.progress)
+            yield seed, e.image, e.text, partial(_zero_shot_kept, x=e.image, prompts=e.class_text, labels=e.labels)
+
+    source = [f"Fashion-MNIST CLIP ({'quick' if ctx.quick else 'full'} config)"]
+    return _seeded_rows(ctx, models(), seeds, max_removed, tag="fashion", source=source, target="class")
+
+
+def _zero_shot_kept(keep: np.ndarray, *, x: np.ndarray, prompts: np.ndarray, labels: np.ndarray) -> float:
+    """Zero-shot accuracy with only the ``keep`` dimensions (the ablation's performance)."""
+    from ..metrics import zero_shot_accuracy
+
+    return zero_shot_accuracy(x * keep, prompts * keep, labels)
+
+
+def _seeded_rows(ctx: RecipeContext, models: Iterable[tuple[int, np.ndarray, np.ndarray, Callable[[np.ndarray], float]]],
+                 seeds: list[int], max_removed: int, *, tag: str, source: list[str], target: str) -> dict[str, Any]:
+    """Claims on one trained model per seed (``(seed, x, y, performance)``): Student-t intervals over seeds.
+
+    ``performance(keep)`` is the zero-shot ``target`` accuracy (chance 0.1: ten classes) with
+    only the ``keep`` dimensions; ``source`` (a one-item list) names the models, filled in
+    while they load.
+    """
+    from ..metrics import dimension_gap
+
     runs = []
-    source = "MAD model"
-    for seed in seeds:
-        cfg = _mad.scaled_config(ctx.quick, n_attributes=int(ctx.param("n_attributes")), seed=seed,
-                                 epochs=ctx.param("epochs"), image_encoder=ctx.param("image_encoder"))
-        model, _ = _mad.train_mad(cfg, progress=ctx.progress, cache_dir=_mad.cache_dir(ctx.out))
-        _, test = _mad.mad_data(cfg.n_train, cfg.n_test, cfg.image_size, cfg.seed)
-        x = _mad.embed_images(model, test.images)
-        y = _mad.embed_texts(model, test.captions(n_attributes=cfg.n_attributes, rng=1))
-        prompts = _mad.ensemble_prompts(model, cfg.n_attributes, seed=seed)["digit"]
-        labels = test.labels
-
-        def performance(keep: np.ndarray, x: np.ndarray = x, prompts: np.ndarray = prompts,
-                        labels: np.ndarray = labels) -> float:
-            return zero_shot_accuracy(x * keep, prompts * keep, labels)
-
+    for seed, x, y, performance in models:
         d = x.shape[1]
         dg = dimension_gap(x, y, top_k=max(2, int(np.ceil(TOP_FRACTION * d))), seed=seed)
         ab = greedy_ablation(x, y, max_removed=max_removed, performance=performance)
         runs.append({"seed": seed, "d": d, "dimension_gap": dg.to_dict(), "ablation": ab,
                      "curve_shape": curve_shape(ab["performance"]), "_plot": (x, y, dg, ab)})
-        source = f"MAD model (k={cfg.n_attributes}, {cfg.image_encoder}, d={cfg.embed_dim})"
 
     d = runs[0]["d"]
     top_k = max(2, int(np.ceil(TOP_FRACTION * d)))
     shares = [r["dimension_gap"]["share_top"] for r in runs]
     accs = [r["dimension_gap"]["best_pair_accuracy"] for r in runs]
     shapes = [r["curve_shape"] for r in runs]
-    tag = "[mad]"
+    label = f"[{tag}]"
     learned = ctx.claim(
-        f"{tag} The model learned the digit (premise of every claim below)", "well above chance",
-        f"digit zero-shot accuracy {np.mean([s['start'] for s in shapes]):.3f} (chance 0.1)",
-        criterion=f"zero-shot digit accuracy before any removal − 0.1 (chance) above {LEARN_MARGIN}: a model at "
+        f"{label} The model learned the {target} (premise of every claim below)", "well above chance",
+        f"{target} zero-shot accuracy {np.mean([s['start'] for s in shapes]):.3f} (chance 0.1)",
+        criterion=f"zero-shot {target} accuracy before any removal − 0.1 (chance) above {LEARN_MARGIN}: a model at "
                   "chance is not the paper's trained CLIP (its geometry is that of an untrained one) and has no "
                   "performance to lose",
         per_seed=[s["start"] - 0.1 for s in shapes], null=LEARN_MARGIN, kind="sanity")
-    ctx.claim(f"{tag} A few dimensions carry most of the mean difference between modalities (Fig. 3a)",
+    ctx.claim(f"{label} A few dimensions carry most of the mean difference between modalities (Fig. 3a)",
               "few dims with large |Δ|", f"top {top_k}/{d} dims carry {np.mean(shares):.1%} of ‖Δ‖² (mean)",
               criterion=f"share of ‖Δ‖² in the top ⌈{TOP_FRACTION:.0%}·d⌉ dimensions above {SHARE_FLOOR}; judged "
-                        "only where the model learned the digit",
+                        f"only where the model learned the {target}",
               per_seed=shares, null=SHARE_FLOOR, depends_on=learned)
-    ctx.claim(f"{tag} Two embedding dimensions suffice to separate image from text (Fig. 2b)", "perfect separation",
+    ctx.claim(f"{label} Two embedding dimensions suffice to separate image from text (Fig. 2b)", "perfect separation",
               f"held-out acc. {np.mean(accs):.3f} (mean)",
               criterion=f"held-out accuracy of the best two-dimension separator above {SEP_FLOOR}; judged only where "
-                        "the model learned the digit",
+                        f"the model learned the {target}",
               per_seed=accs, null=SEP_FLOOR, depends_on=learned)
     drop = ctx.claim(
-        f"{tag} Removing the most gap-reducing dimensions first drops performance sharply (Fig. 2c)",
-        "sharp drop", f"zero-shot digit accuracy {np.mean([s['start'] for s in shapes]):.3f} → "
+        f"{label} Removing the most gap-reducing dimensions first drops performance sharply (Fig. 2c)",
+        "sharp drop", f"zero-shot {target} accuracy {np.mean([s['start'] for s in shapes]):.3f} → "
         f"{np.mean([s['min_first_half'] for s in shapes]):.3f} (means)",
         criterion=f"(start − lowest value in the first half of the steps) / start above {DROP_FLOOR}; judged only "
-                  "where the model learned the digit",
+                  f"where the model learned the {target}",
         per_seed=[s["relative_drop"] for s in shapes], null=DROP_FLOOR, depends_on=learned)
     ctx.claim(
-        f"{tag} ...then performance partly recovers (Fig. 2c)", "partial recovery",
+        f"{label} ...then performance partly recovers (Fig. 2c)", "partial recovery",
         f"{np.mean([s['min_first_half'] for s in shapes]):.3f} → {np.mean([s['end'] for s in shapes]):.3f} (means)",
         criterion=f"(end − that lowest value) / (start − lowest) above {RECOVERY_FLOOR}; judged only where the "
                   "drop held",
         per_seed=[s["recovery"] for s in shapes], null=RECOVERY_FLOOR, depends_on=drop)
-    ctx.claim(f"{tag} The greedy ablation lowers L2M", "L2M falls",
+    ctx.claim(f"{label} The greedy ablation lowers L2M", "L2M falls",
               ", ".join(f"{r['ablation']['l2m'][0]:.3f} → {min(r['ablation']['l2m']):.3f}" for r in runs),
               all(min(r["ablation"]["l2m"]) < r["ablation"]["l2m"][0] for r in runs), kind="sanity",
               criterion="the ablation removes, by construction, the dimension that lowers L2M most: a sanity check")
-    return {"source": source, "tag": "mad", "d": d, "seeds": seeds, "runs": runs,
-            "performance_name": "zero-shot digit accuracy",
+    return {"source": source[0], "tag": tag, "d": d, "seeds": seeds, "runs": runs,
+            "performance_name": f"zero-shot {target} accuracy",
             "_plot": runs[0]["_plot"]}
 
 
@@ -354,9 +397,8 @@ def _plot_row(axes: Any, x: np.ndarray, y: np.ndarray, dg: Any, ab: dict[str, An
     accepts_pairs=True,
     max_removed=20,
     quick_max_removed=20,
-    n_attributes=1,
-    epochs=None,
-    image_encoder="cnn",
+    model="mad-clip",
+    **MAD_DEFAULTS,
     seeds=None,
     clip=True,
     mad=True,
@@ -372,11 +414,18 @@ def dimension_ablation(ctx: RecipeContext) -> dict[str, Any]:
     """
     import matplotlib.pyplot as plt
 
-    from .._errors import ConfigError
+    from ._fashion import check_model, seed_list
 
+    model = check_model("dimension-ablation", ctx.param("model"), MODELS)
+    if model == "gaplab-clip-fashion":
+        given = [k for k in ("n_attributes", "epochs", "image_encoder") if ctx.param(k) != MAD_DEFAULTS[k]]
+        if given:
+            raise ConfigError(f"recipe 'dimension-ablation': parameter(s) {', '.join(given)} apply to model "
+                              "mad-clip only")
     max_removed = int(ctx.param("quick_max_removed" if ctx.quick else "max_removed"))
-    n_seeds = int(ctx.param("seeds") or (2 if ctx.quick else 5))
-    seeds = [ctx.seed + s for s in range(n_seeds)]
+    given = ctx.param("seeds")  # a count, or the seeds themselves
+    seeds = ([int(s) for s in given] if isinstance(given, (list, tuple))
+             else [ctx.seed + s for s in range(int(given or (2 if ctx.quick else 5)))])
     results: dict[str, dict[str, Any]] = {}
     if ctx.pairs is not None:
         from ..io import load_pairs
@@ -393,7 +442,9 @@ def dimension_ablation(ctx: RecipeContext) -> dict[str, Any]:
             x, y = load_published("clip_coco")
             results["clip_coco"] = _pairs_rows(ctx, np.asarray(x, float), np.asarray(y, float), None,
                                                "published CLIP MS-COCO dump (500 pairs)", max_removed, tag="clip_coco")
-        if ctx.param("mad"):
+        if ctx.param("mad") and model == "gaplab-clip-fashion":
+            results["fashion"] = _fashion_rows(ctx, seed_list(ctx, 3), max_removed)
+        elif ctx.param("mad"):
             results["mad"] = _mad_rows(ctx, seeds, max_removed)
 
     fig, axes = plt.subplots(len(results), 3, figsize=(17, 4 * len(results)), squeeze=False)
