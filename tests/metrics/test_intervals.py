@@ -104,8 +104,9 @@ def test_measure_ci_keys_seeds_and_coverage_of_the_value():
     two = measure(x, y, ci=40, seed=3, top_k=2)
     lo, hi = two["ci95"]["top_dims_share"]
     assert 0.0 < lo <= two["top_dims_share"] <= hi < 1.0
-    for k in ("best_pair_accuracy", "mutual_knn_chance"):
-        assert k not in a["ci95"]  # not covered, so absent rather than wrong
+    lo, hi = a["ci95"]["best_pair_accuracy"]
+    assert 0.0 <= lo <= a["best_pair_accuracy"] <= hi <= 1.0
+    assert "mutual_knn_chance" not in a["ci95"]  # a constant: no interval rather than a wrong one
     assert "ci95" not in measure(x, y) and "null" not in measure(x, y, ci=0)
 
 
@@ -113,10 +114,11 @@ def test_subsample_point_values_are_measures_values():
     x, y = _pairs(40)
     xs, ys = normalize_rows(x), normalize_rows(y)
     w = resample_counts(40, 3, 0)
-    _, point, _ = _subsample_bootstrap(xs, ys, None, w, w, temperature=0.01, knn_k=10, seed=0, resamples=3)
     ref = measure(x, y)
+    _, point, _ = _subsample_bootstrap(xs, ys, None, w, w, temperature=0.01, knn_k=10, seed=0, resamples=3,
+                                       best_pair=ref["best_pair_dims"])
     for k in ("uniformity_image", "uniformity_text", "logit_entropy_i2t", "logit_entropy_t2i", "i2t_r1",
-              "t2i_r5", "mutual_knn", "linear_separability"):
+              "t2i_r5", "mutual_knn", "linear_separability", "best_pair_accuracy"):
         np.testing.assert_allclose(point[k], ref[k], rtol=1e-5, err_msg=k)
 
 

@@ -64,8 +64,9 @@ def measure(
       statistics, O(N·d) per resample); the O(N²) and fitted ones on a seeded subsample of at
       most ``ci_max_pairs`` pairs (images), shifted to the full value when that is smaller
       than the data; the structure and hubness keys' intervals are moved onto the value
-      (``ci["recentred"]``), the dimension-gap keys get none (see
-      :func:`~gaplab.metrics.bootstrap_measure`). ``ci=None`` (default) costs nothing.
+      (``ci["recentred"]``); ``top_dims_share`` is exact over all pairs, ``best_pair_accuracy``
+      conditional on the chosen pair (see :func:`~gaplab.metrics.bootstrap_measure`).
+      ``ci=None`` (default) costs nothing.
 
     Examples
     --------
