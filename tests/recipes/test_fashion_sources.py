@@ -7,6 +7,7 @@ data nor the cached weights.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from _contract import check_record
@@ -14,22 +15,44 @@ from _contract import check_record
 pytest.importorskip("torch")
 
 from gaplab import ConfigError  # noqa: E402
-from gaplab.recipes import reproduce  # noqa: E402
+from gaplab.recipes import get_recipe, list_recipes, reproduce  # noqa: E402
 
 FASHION = {"model": "gaplab-clip-fashion"}
+#: every recipe with a ``model`` parameter, and its choices (the module's ``MODELS``)
+MODEL_CHOICES = {name: sys.modules[get_recipe(name).fn.__module__].MODELS for name in list_recipes()
+                 if "model" in get_recipe(name).defaults}
 
 
-@pytest.mark.parametrize(("name", "param", "valid"), [
-    ("embedding-shift", {"steps": 10}, "gaplab-minilm-digits, gaplab-clip-fashion"),
-    ("linear-separability", {"steps": 10}, "gaplab-minilm-digits, gaplab-clip-fashion"),
-    ("dimension-ablation", {"n_attributes": 2}, "mad-clip, gaplab-clip-fashion"),
-])
-def test_model_choice_and_parameters_of_the_other_model_are_one_line_errors(tmp_path, name, param, valid):
-    with pytest.raises(ConfigError, match=f"unknown model 'clip'; valid: {valid}") as e:
+def test_the_recipes_that_take_the_fashion_clip():
+    assert sorted(MODEL_CHOICES) == sorted([
+        "contrastive-gap", "dimension-ablation", "embedding-shift", "information-imbalance", "init-vs-optimization",
+        "linear-separability", "logit-entropy", "neighbourhoods", "temperature"])
+    for name, models in MODEL_CHOICES.items():
+        assert models[1:] == ("gaplab-clip-fashion",) and get_recipe(name).defaults["model"] == models[0], name
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CHOICES))
+def test_unknown_model_is_a_one_line_config_error(tmp_path, name):
+    valid = ", ".join(MODEL_CHOICES[name])
+    with pytest.raises(ConfigError, match=f"recipe '{name}': unknown model 'clip'; valid: {valid}$") as e:
         reproduce(name, out=tmp_path / "a", params={"model": "clip"}, verbose=False, progress=False)
     assert "\n" not in str(e.value)
-    with pytest.raises(ConfigError, match=f"{next(iter(param))}.* appl(y|ies) to model") as e:
-        reproduce(name, out=tmp_path / "b", params={**FASHION, **param}, verbose=False, progress=False)
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("embedding-shift", {"steps": 10}, r"parameter steps applies to model gaplab-minilm-digits only"),
+    ("linear-separability", {"steps": 10}, r"parameter steps applies to model gaplab-minilm-digits only"),
+    ("dimension-ablation", {"n_attributes": 2}, r"parameter\(s\) n_attributes apply to model mad-clip only"),
+    ("temperature", {"pretrain_steps": 10}, r"pretrain_steps applies to model gaplab-minilm-digits only"),
+    ("contrastive-gap", {"hidden": 8, "dataset": "digits"}, r"parameter\(s\) dataset, hidden apply to model image-mlp only"),
+    ("information-imbalance", {"attributes": [1, 2, 3], "epochs": 2},
+     r"parameter\(s\) attributes, epochs apply to model mad-clip only"),
+    ("init-vs-optimization", {"epochs": 2, "width": 8}, r"parameter\(s\) epochs, width apply to model digits-mlp only"),
+    ("logit-entropy", {"steps": 10, "tau": 0.1}, r"parameter\(s\) steps, tau apply to model latent-mlp only"),
+])
+def test_parameters_of_the_other_model_are_one_line_errors(tmp_path, name, params, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        reproduce(name, out=tmp_path / "b", params={**FASHION, **params}, verbose=False, progress=False)
     assert "\n" not in str(e.value)
 
 

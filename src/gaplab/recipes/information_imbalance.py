@@ -214,15 +214,10 @@ def information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     std over seeds of each measure per k, every seed's Spearman ρ with k, the L2M at
     initialisation per seed and the per-run values.
     """
-    from ._fashion import check_model
+    from ._fashion import check_model, reject_other_params
 
     if check_model("information-imbalance", ctx.param("model"), MODELS) == "gaplab-clip-fashion":
-        mad_only = sorted(k for k, v in _MAD_PARAMS.items() if ctx.param(k) != v)
-        if mad_only:
-            from .._errors import ConfigError
-
-            raise ConfigError(f"recipe 'information-imbalance': parameter(s) {', '.join(mad_only)} apply to model "
-                              "mad-clip only")
+        reject_other_params("information-imbalance", ctx, _MAD_PARAMS, MODELS[0])
         return _fashion_information_imbalance(ctx)
     return _mad_information_imbalance(ctx)
 
