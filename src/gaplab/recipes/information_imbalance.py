@@ -94,7 +94,6 @@ load); composing the captions of a new k once costs another ≈ 1–2 minutes (c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -132,28 +131,75 @@ def _trend(ks: list[int], values: list[float]) -> float:
     return float(spearmanr(ks, values).statistic)
 
 
-def _sweep_claims(ctx: RecipeContext, ks: list[int], mean: dict[str, Any], rho: dict[str, list[float]]
-                  ) -> tuple[Callable[[str], str], Callable[[str], str], Callable[[str, str, Side, Claim], Claim]]:
-    """For a sweep over k: the per-k note, the shown effect and the trend claim of a measure.
+class _Sweep:
+    """A sweep over caption richness k, over seeds: its statistics, claims and figure.
 
-    ``trend_claim(text, m, side, premise)``: per-seed Spearman ρ of ``m`` with k beyond
-    ∓:data:`TREND_RHO` (``side`` "<": falls), judged only where ``premise`` held.
+    ``vals[m][s][i]`` is measure ``m`` of seed ``s`` at setting ``ks[i]``. ``arr[m]`` is that as a
+    (n_seeds, n_k) array, ``mean`` / ``std`` over seeds per k, ``rho[m]`` each seed's Spearman ρ
+    of ``m`` with k.
     """
-    def all_k(m: str) -> str:
-        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(ks, mean[m], strict=True))
 
-    def shown(m: str) -> str:
-        return f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})"
+    def __init__(self, ctx: RecipeContext, ks: list[int], vals: dict[str, list[list[float]]]) -> None:
+        self.ctx, self.ks = ctx, ks
+        self.arr = {m: np.array(v) for m, v in vals.items()}
+        self.mean = {m: a.mean(0).tolist() for m, a in self.arr.items()}
+        self.std = {m: a.std(0).tolist() for m, a in self.arr.items()}
+        self.rho = {m: [_trend(ks, list(v)) for v in vals[m]] for m in vals}
 
-    def trend_claim(text: str, m: str, side: Side, premise: Claim) -> Claim:
+    def all_k(self, m: str) -> str:
+        """The per-k note of a claim on ``m``."""
+        return "mean per k: " + ", ".join(f"{k}: {v:.3f}" for k, v in zip(self.ks, self.mean[m], strict=True))
+
+    def trend_claim(self, text: str, m: str, side: Side, premise: Claim) -> Claim:
+        """Per-seed Spearman ρ of ``m`` with k beyond ∓:data:`TREND_RHO` (``side`` "<": falls), judged only where ``premise`` held."""
+        ks, mean, rho = self.ks, self.mean, self.rho
         word = "below" if side == "<" else "above"
-        return ctx.claim(
-            text, "decreasing in k" if side == "<" else "increasing in k", shown(m),
+        return self.ctx.claim(
+            text, "decreasing in k" if side == "<" else "increasing in k",
+            f"k={ks[0]}: {mean[m][0]:.3f} → k={ks[-1]}: {mean[m][-1]:.3f} (mean ρ {np.mean(rho[m]):+.2f})",
             criterion=f"per-seed Spearman ρ of {m} with k {word} {'−' if side == '<' else '+'}{TREND_RHO}",
             per_seed=rho[m], null=-TREND_RHO if side == "<" else TREND_RHO, side=side,
-            depends_on=premise, note=all_k(m))
+            depends_on=premise, note=self.all_k(m))
 
-    return all_k, shown, trend_claim
+    def learned_claim(self, m: str, chance: float, *, accuracy: str, obj: str, model: str) -> Claim:
+        """The sanity premise: per seed, the lowest ``accuracy`` zero-shot accuracy ``m`` over k above chance by :data:`LEARN_MARGIN`.
+
+        ``obj`` names what every caption mentions, ``model`` what a model at chance is not.
+        """
+        low = self.arr[m].min(1)
+        return self.ctx.claim(
+            "The trained models learned the object (premise of every claim below)", "well above chance",
+            f"min over k of {accuracy} zero-shot accuracy: " + ", ".join(f"{v:.3f}" for v in low),
+            criterion=f"per seed, the lowest {accuracy} zero-shot accuracy over the settings − {chance} (chance) above "
+                      f"{LEARN_MARGIN}: a model at chance on the {obj}, which every caption mentions, is not {model}, "
+                      "and its gap and bias say nothing about caption information",
+            per_seed=list(low - chance), null=LEARN_MARGIN, kind="sanity", note=self.all_k(m))
+
+    def bias_claims(self, m: str, name: str, premise: Claim) -> None:
+        """An object bias ``m`` (> 0 at the sparsest k, per seed), then its fall with k."""
+        k0 = self.ks[0]
+        biased = self.ctx.claim(
+            f"Sparse captions leave an object bias ({name}: > 0 at k={k0})", "> 0 (bias towards objects)",
+            ", ".join(f"{v:+.4f}" for v in self.arr[m][:, 0]),
+            criterion=f"{m} at k={k0} above 0, per seed (the premise of its fall)",
+            per_seed=list(self.arr[m][:, 0]), depends_on=premise)
+        self.trend_claim(f"Object bias ({name}) falls as captions carry more attributes (Fig. 1b b)", m, "<", biased)
+
+    def figure(self, panels: list[tuple[str, str]], init: list[float], title: str, *, xlabel: str,
+               errors: bool = True, width: float = 23.0, title_size: float | None = None) -> Any:
+        """One panel per ``(measure, title)``: mean over seeds against k (± sd with ``errors``), L2M at init dashed."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.2))
+        for ax, (m, sub) in zip(axes, panels, strict=True):
+            ax.errorbar(self.ks, self.mean[m], yerr=self.std[m] if errors else None, marker="o", capsize=3)
+            ax.set_title(sub, fontsize=9)
+            ax.set_xlabel(xlabel)
+            ax.set_xticks(self.ks)
+        axes[0].axhline(float(np.mean(init)), ls="--", c="gray", label=f"at init (k={self.ks[-1]})")
+        axes[0].legend(fontsize=7)
+        fig.suptitle(title, fontsize=title_size)
+        return fig, axes
 
 
 def _closing_claim(ctx: RecipeContext, ks: list[int], l2m: np.ndarray, init: list[float], init_sparse: list[float],
@@ -224,8 +270,6 @@ def information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
 
 def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     """The MAD models (``model=mad-clip``): the recipe as before the model choice."""
-    import matplotlib.pyplot as plt
-
     from . import _mad
 
     ks = [1, 3, 5] if ctx.quick else sorted(int(k) for k in ctx.param("attributes"))
@@ -254,53 +298,29 @@ def _mad_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
                 init.append(_mad.init_gap(cfg)["l2m"])
         for m in KEYS:
             vals[m].append(row_of_seed[m])
-    arr = {m: np.array(vals[m]) for m in KEYS}  # (n_seeds, n_k)
-    mean = {m: arr[m].mean(0).tolist() for m in KEYS}
-    std = {m: arr[m].std(0).tolist() for m in KEYS}
-    rho = {m: [_trend(ks, list(v)) for v in vals[m]] for m in KEYS}
-
-    fig, axes = plt.subplots(1, 7, figsize=(23, 3.2))
+    sw = _Sweep(ctx, ks, vals)
+    arr, mean, std, rho = sw.arr, sw.mean, sw.std, sw.rho
     panels = [("l2m", "(a) modality gap L2M"), ("rmg", "RMG"), ("moad_img", "(b) object bias MOAD_img (ICLR)"),
               ("moad", "object bias MOAD (per-sample)"), ("zs_digit", "(d) zero-shot digit acc."),
               ("zs_attributes", "(e) zero-shot attribute acc."), ("ideal_words", "(f) ideal-words acc.")]
-    for ax, (m, title) in zip(axes, panels, strict=True):
-        ax.errorbar(ks, mean[m], yerr=std[m], marker="o", capsize=3)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("attributes in caption")
-        ax.set_xticks(ks)
-    axes[0].axhline(float(np.mean(init)), ls="--", c="gray", label=f"at init (k={ks[-1]})")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"information imbalance on MAD (Schrodi et al. 2025, Fig. 1b), {n_seeds} seeds")
+    fig, _ = sw.figure(panels, init, f"information imbalance on MAD (Schrodi et al. 2025, Fig. 1b), {n_seeds} seeds",
+                       xlabel="attributes in caption")
     ctx.savefig(fig, "information_imbalance")
 
-    all_k, shown, trend_claim = _sweep_claims(ctx, ks, mean, rho)
-
-    chance = DIGIT_CHANCE
-    learned = ctx.claim(
-        "The trained models learned the object (premise of every claim below)", "well above chance",
-        "min over k of digit zero-shot accuracy: " + ", ".join(f"{v:.3f}" for v in arr["zs_digit"].min(1)),
-        criterion=f"per seed, the lowest digit zero-shot accuracy over the settings − {chance} (chance) above "
-                  f"{LEARN_MARGIN}: a model at chance on the object, which every caption mentions, is not the "
-                  "paper's trained CLIP, and its gap and bias say nothing about caption information",
-        per_seed=list(arr["zs_digit"].min(1) - chance), null=LEARN_MARGIN, kind="sanity", note=all_k("zs_digit"))
-
-    gap = trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
-    trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
+    learned = sw.learned_claim("zs_digit", DIGIT_CHANCE, accuracy="digit", obj="object",
+                               model="the paper's trained CLIP")
+    gap = sw.trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
+    sw.trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
     for m, name in (("moad_img", "MOAD_img, ICLR 2025 definition"), ("moad", "per-sample MOAD, 004 §4 text")):
-        biased = ctx.claim(
-            f"Sparse captions leave an object bias ({name}: > 0 at k={ks[0]})", "> 0 (bias towards objects)",
-            ", ".join(f"{v:+.4f}" for v in arr[m][:, 0]),
-            criterion=f"{m} at k={ks[0]} above 0, per seed (the premise of its fall)",
-            per_seed=list(arr[m][:, 0]), depends_on=learned)
-        trend_claim(f"Object bias ({name}) falls as captions carry more attributes (Fig. 1b b)", m, "<", biased)
-    trend_claim("Zero-shot digit accuracy rises with caption information (Fig. 1b d)", "zs_digit", ">", learned)
-    trend_claim("Zero-shot attribute accuracy rises with caption information (Fig. 1b e)", "zs_attributes", ">",
-                learned)
+        sw.bias_claims(m, name, learned)
+    sw.trend_claim("Zero-shot digit accuracy rises with caption information (Fig. 1b d)", "zs_digit", ">", learned)
+    sw.trend_claim("Zero-shot attribute accuracy rises with caption information (Fig. 1b e)", "zs_attributes", ">",
+                   learned)
     iw = arr["ideal_words"]
     ctx.claim("Ideal-words accuracy drops slightly in the full-information setting (Fig. 1b f)",
               f"slight drop at k={ks[-1]}", f"k={ks[-2]}: {iw[:, -2].mean():.3f} → k={ks[-1]}: {iw[:, -1].mean():.3f}",
               criterion=f"ideal-words accuracy at k={ks[-2]} − at k={ks[-1]}, paired over seeds, above 0",
-              per_seed=list(iw[:, -2] - iw[:, -1]), depends_on=learned, note=all_k("ideal_words"))
+              per_seed=list(iw[:, -2] - iw[:, -1]), depends_on=learned, note=sw.all_k("ideal_words"))
     closed, closed_sparse = _closing_claim(ctx, ks, arr["l2m"], init, init, gap)
     return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in KEYS},
             "spearman_vs_k": rho, "l2m_at_init": init, "share_closed_full": closed.tolist(),
@@ -311,7 +331,6 @@ def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
     """The Fashion CLIP (``model=gaplab-clip-fashion``): one quick-config model per caption richness k and seed."""
     import time
 
-    import matplotlib.pyplot as plt
     from tqdm.auto import tqdm
 
     from ..metrics.functional.neighbourhood import moad_iclr
@@ -352,48 +371,22 @@ def _fashion_information_imbalance(ctx: RecipeContext) -> dict[str, Any]:
         for m in FASHION_KEYS:
             vals[m].append(row[m])
     jobs.close()
-    arr = {m: np.array(vals[m]) for m in FASHION_KEYS}  # (n_seeds, n_k)
-    mean = {m: arr[m].mean(0).tolist() for m in FASHION_KEYS}
-    std = {m: arr[m].std(0).tolist() for m in FASHION_KEYS}
-    rho = {m: [_trend(ks, list(v)) for v in vals[m]] for m in FASHION_KEYS}
-
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+    sw = _Sweep(ctx, ks, vals)
+    arr, mean, std, rho = sw.arr, sw.mean, sw.std, sw.rho
     panels = [("l2m", "(a) modality gap L2M"), ("rmg", "RMG"), ("moad_img", "(b) object bias MOAD_img (ICLR)"),
               ("zero_shot", "(d) zero-shot class acc.")]
-    for ax, (m, title) in zip(axes, panels, strict=True):
-        ax.errorbar(ks, mean[m], yerr=std[m] if len(seeds) > 1 else None, marker="o", capsize=3)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("attributes in caption (k)")
-        ax.set_xticks(ks)
-    axes[0].axhline(float(np.mean(init)), ls="--", c="gray", label=f"at init (k={ks[-1]})")
-    axes[0].legend(fontsize=7)
+    fig, axes = sw.figure(panels, init, "information imbalance on the Fashion-MNIST CLIP (cf. Schrodi et al. 2025, "
+                          f"Fig. 1b), quick config, τ = 0.01, {len(seeds)} seed(s)", xlabel="attributes in caption (k)",
+                          errors=len(seeds) > 1, width=14.0, title_size=9)
     axes[3].axhline(CLASS_CHANCE, ls=":", c="gray")
-    fig.suptitle("information imbalance on the Fashion-MNIST CLIP (cf. Schrodi et al. 2025, Fig. 1b), "
-                 f"quick config, τ = 0.01, {len(seeds)} seed(s)", fontsize=9)
     fig.tight_layout()
     ctx.savefig(fig, "information_imbalance")
 
-    all_k, shown, trend_claim = _sweep_claims(ctx, ks, mean, rho)
-
-    learned = ctx.claim(
-        "The trained models learned the object (premise of every claim below)", "well above chance",
-        "min over k of class zero-shot accuracy: " + ", ".join(f"{v:.3f}" for v in arr["zero_shot"].min(1)),
-        criterion=f"per seed, the lowest class zero-shot accuracy over the settings − {CLASS_CHANCE} (chance) above "
-                  f"{LEARN_MARGIN}: a model at chance on the class, which every caption mentions, is not a "
-                  "trained CLIP, and its gap and bias say nothing about caption information",
-        per_seed=list(arr["zero_shot"].min(1) - CLASS_CHANCE), null=LEARN_MARGIN, kind="sanity",
-        note=all_k("zero_shot"))
-
-    gap = trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
-    trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
-    name = "MOAD_img, ICLR 2025 definition"
-    biased = ctx.claim(
-        f"Sparse captions leave an object bias ({name}: > 0 at k={ks[0]})", "> 0 (bias towards objects)",
-        ", ".join(f"{v:+.4f}" for v in arr["moad_img"][:, 0]),
-        criterion=f"moad_img at k={ks[0]} above 0, per seed (the premise of its fall)",
-        per_seed=list(arr["moad_img"][:, 0]), depends_on=learned)
-    trend_claim(f"Object bias ({name}) falls as captions carry more attributes (Fig. 1b b)", "moad_img", "<", biased)
-    trend_claim("Zero-shot class accuracy rises with caption information (Fig. 1b d)", "zero_shot", ">", learned)
+    learned = sw.learned_claim("zero_shot", CLASS_CHANCE, accuracy="class", obj="class", model="a trained CLIP")
+    gap = sw.trend_claim("Modality gap (L2M) falls as captions carry more attributes (Fig. 1b a)", "l2m", "<", learned)
+    sw.trend_claim("Relative modality gap (RMG) falls as captions carry more attributes", "rmg", "<", learned)
+    sw.bias_claims("moad_img", "MOAD_img, ICLR 2025 definition", learned)
+    sw.trend_claim("Zero-shot class accuracy rises with caption information (Fig. 1b d)", "zero_shot", ">", learned)
     closed, closed_sparse = _closing_claim(ctx, ks, arr["l2m"], init, init_sparse, gap)
     return {"attributes": ks, "seeds": seeds, "mean": mean, "std": std, "per_seed": {m: vals[m] for m in FASHION_KEYS},
             "spearman_vs_k": rho, "l2m_at_init": init, "l2m_at_init_sparse": init_sparse,
